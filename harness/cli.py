@@ -1,0 +1,87 @@
+"""`socklife` command line: a click group that loads each subcommand from its own module.
+
+Each subcommand lives in ``harness/commands/<name>.py`` and exposes ``command`` (a
+click command or group). Only modules that exist are listed, so the CLI grows one file
+at a time. ``main(argv=None)`` turns every bad-input or environment problem into one
+line on stderr and exit code 2, and SIGTERM into the same path as Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import signal
+import sys
+
+import click
+
+from harness import __version__
+from harness.errors import UsageProblem
+from harness.kernel.errors import KernelError
+
+COMMANDS = (
+    "snapshot", "watch", "record", "doctor", "serve", "connect", "lab", "scenario",
+    "trace", "report", "check", "exporter", "demo",
+)
+
+EPILOG = """\b
+Examples:
+  socklife snapshot                      states, listeners, leaks, port headroom
+  socklife snapshot --port 8080 --json   only sockets with local or remote port 8080
+  socklife record -o run.jsonl --duration 60
+  socklife scenario list
+"""
+
+
+def _module_name(name: str) -> str:
+    return f"harness.commands.{name}"
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported only when used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [n for n in COMMANDS if importlib.util.find_spec(_module_name(n)) is not None]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS or importlib.util.find_spec(_module_name(cmd_name)) is None:
+            return None
+        return importlib.import_module(_module_name(cmd_name)).command
+
+
+@click.group(cls=LazyGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="socklife")
+def cli() -> None:
+    """Watch the kernel's TCP sockets: TIME_WAIT, CLOSE_WAIT leaks, accept queues and
+    ephemeral ports, live, under load and in CI (netlink sock_diag, Linux >= 4.x)."""
+
+
+def _raise_interrupt(signum, frame):  # noqa: ARG001 - signal handler signature
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; return (and, as a script, exit with) 0 ok, 1 failed check, 2 bad usage."""
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        rv = cli.main(args=argv, prog_name="socklife", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        click.echo(exc.ctx.get_help() if exc.ctx else str(exc))
+        return 2
+    except click.UsageError as exc:
+        click.echo(f"socklife: error: {exc.format_message()}", err=True)
+        return 2
+    except (UsageProblem, KernelError) as exc:
+        click.echo(f"socklife: error: {exc}", err=True)
+        return 2
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except (click.Abort, KeyboardInterrupt):
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    return rv if isinstance(rv, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,34 @@
+"""/proc/net/sockstat and sockstat6: per-protocol socket totals (what `ss -s` reads).
+
+Parse half::
+
+    >>> parse_sockstat("TCP: inuse 5 orphan 0 tw 2 alloc 7 mem 1\\n")
+    {'TCP': {'inuse': 5, 'orphan': 0, 'tw': 2, 'alloc': 7, 'mem': 1}}
+
+``tw`` counts TIME_WAIT *and* orphaned FIN_WAIT2 minisockets, of IPv4 and IPv6 together.
+"""
+
+from __future__ import annotations
+
+from harness.kernel.procfs import net_file, read_text
+
+
+def parse_sockstat(text: str) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for line in text.splitlines():
+        proto, _, rest = line.partition(":")
+        words = rest.split()
+        if not proto or len(words) % 2:
+            continue
+        out[proto.strip()] = {k: int(v) for k, v in zip(words[::2], words[1::2], strict=True)}
+    return out
+
+
+def read_sockstat() -> dict[str, dict[str, int]]:
+    """sockstat and sockstat6 of the calling thread's namespace, merged by protocol."""
+    out = parse_sockstat(read_text(net_file("sockstat")))
+    try:
+        out.update(parse_sockstat(read_text(net_file("sockstat6"))))
+    except FileNotFoundError:  # kernel without IPv6
+        pass
+    return out

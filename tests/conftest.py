@@ -1,0 +1,26 @@
+"""Shared test set-up: the `root` marker skips with a reason when not root."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
+
+
+def pytest_collection_modifyitems(config, items):
+    if os.geteuid() == 0:
+        return
+    skip = pytest.mark.skip(reason="needs root (network namespaces, tracefs or nftables)")
+    for item in items:
+        if "root" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def fixture_path():
+    def path(*parts: str) -> str:
+        return os.path.join(FIXTURES, *parts)
+
+    return path
