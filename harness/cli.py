@@ -56,7 +56,7 @@ def cli() -> None:
     ephemeral ports, live, under load and in CI (netlink sock_diag, Linux >= 4.x)."""
 
 
-def _raise_interrupt(signum, frame):  # noqa: ARG001 - signal handler signature
+def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt
 
 

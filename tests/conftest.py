@@ -24,3 +24,11 @@ def fixture_path():
         return os.path.join(FIXTURES, *parts)
 
     return path
+
+
+@pytest.fixture
+def netns():
+    """Factory: ``with netns(sysctls) as name:`` gives a fresh sl- namespace (root)."""
+    from netns_util import temp_netns
+
+    return temp_netns

@@ -10,6 +10,8 @@ Parse half::
 
 from __future__ import annotations
 
+import contextlib
+
 from harness.kernel.procfs import net_file, read_text
 
 
@@ -27,8 +29,6 @@ def parse_sockstat(text: str) -> dict[str, dict[str, int]]:
 def read_sockstat() -> dict[str, dict[str, int]]:
     """sockstat and sockstat6 of the calling thread's namespace, merged by protocol."""
     out = parse_sockstat(read_text(net_file("sockstat")))
-    try:
+    with contextlib.suppress(FileNotFoundError):  # a kernel without IPv6 has no sockstat6
         out.update(parse_sockstat(read_text(net_file("sockstat6"))))
-    except FileNotFoundError:  # kernel without IPv6
-        pass
     return out

@@ -1,0 +1,6 @@
+"""Read-only views of kernel state, no policy; imports nothing else of socklife.
+
+sockdiag (netlink inet_diag dumps, counts from raw bytes) over inet_diag (wire format),
+netstat/sockstat (/proc/net counters), sysctls, owners (socket inode -> pid/fd),
+netns (enter a named namespace), procfs (every /proc path, pointable at recorded files).
+"""
