@@ -227,6 +227,12 @@ def walk(buf, length: int, on_socket, result: ChunkResult) -> None:
         if msg_type == SOCK_DIAG_BY_FAMILY:
             on_socket(buf, off + NLMSG_HDRLEN)
         elif msg_type == NLMSG_DONE:
+            # A dump that fails once started (no handler for the protocol: ENOENT)
+            # reports its error in the int that follows NLMSG_DONE's header.
+            if msg_len >= NLMSG_HDRLEN + 4:
+                (err,) = NLMSG_ERRHDR.unpack_from(buf, off + NLMSG_HDRLEN)
+                if err < 0:
+                    raise DumpError(-err)
             result.done = True
             return
         elif msg_type == NLMSG_ERROR:

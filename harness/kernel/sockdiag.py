@@ -143,8 +143,9 @@ class SockDiag:
         """
         mask = wire.states_mask(states)
         bytecode = wire.compile_ports(ports)
-        ok = False
-        for _attempt in range(RETRIES):
+        for attempt in range(RETRIES):
+            if attempt and reset is not None:
+                reset()
             self.bytes_received = 0
             ok = True
             for family in families:
@@ -155,9 +156,7 @@ class SockDiag:
                     break
             if ok:
                 return True
-            if reset is not None:
-                reset()
-        return ok
+        return False
 
     def count(self, ports: Iterable[int] = ()) -> StateCounts:
         """Sockets per state, from the raw bytes (and /proc/net/sockstat's tw)."""

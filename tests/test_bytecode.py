@@ -1,0 +1,96 @@
+"""compile_ports against a line-by-line model of the kernel's inet_diag_bc_audit/_run.
+
+net/ipv4/inet_diag.c: the auditor walks the ``yes`` path and checks every ``no`` target
+with valid_cc(); the runner follows ``yes`` on a match and ``no`` otherwise and accepts
+when it lands exactly on the end.
+"""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+
+from harness.kernel import inet_diag as wire
+
+S_EQ, D_EQ, JMP = wire.BC_S_EQ, wire.BC_D_EQ, wire.BC_JMP
+
+
+def ops(bc: bytes, at: int):
+    return struct.unpack_from("=BBH", bc, at)
+
+
+def valid_cc(bc: bytes, length: int, cc: int) -> bool:
+    at = 0
+    while length >= 0:
+        if cc > length:
+            return False
+        if cc == length:
+            return True
+        _code, yes, _no = ops(bc, at)
+        if yes < 4 or yes & 3:
+            return False
+        length -= yes
+        at += yes
+    return False
+
+
+def audit(bc: bytes) -> bool:
+    length, at = len(bc), 0
+    while length > 0:
+        code, yes, no = ops(bc, at)
+        min_len = 8 if code in (S_EQ, D_EQ) else 4
+        if code not in (S_EQ, D_EQ, JMP):
+            return False
+        if no < min_len or no > length + 4 or no & 3:
+            return False
+        if no < length and not valid_cc(bc, len(bc), length - no):
+            return False
+        if yes < min_len or yes > length + 4 or yes & 3:
+            return False
+        at += yes
+        length -= yes
+    return True
+
+
+def run(bc: bytes, sport: int, dport: int) -> bool:
+    length, at = len(bc), 0
+    while length > 0:
+        code, yes_jump, no_jump = ops(bc, at)
+        if code == S_EQ:
+            match = sport == ops(bc, at + 4)[2]
+        elif code == D_EQ:
+            match = dport == ops(bc, at + 4)[2]
+        else:  # JMP: always takes ``no``
+            match = False
+        step = yes_jump if match else no_jump
+        length -= step
+        at += step
+    return length == 0
+
+
+@pytest.mark.parametrize("ports", [[80], [80, 443], [1, 2, 3, 4, 5], list(range(1000, 1100))])
+def test_bytecode_matches_local_or_remote_port(ports):
+    bc = wire.compile_ports(ports)
+    assert audit(bc)
+    for p in ports:
+        assert run(bc, p, 50000) and run(bc, 50000, p)
+    assert not run(bc, 50000, 50001)
+    assert not run(bc, 999, 65535)
+
+
+def test_no_ports_means_no_filter_and_bad_ports_rejected():
+    assert wire.compile_ports([]) == b""
+    assert wire.compile_ports([80, 80]) == wire.compile_ports([80])
+    for bad in (0, 65536, -1):
+        with pytest.raises(ValueError):
+            wire.compile_ports([bad])
+
+
+def test_request_carries_bytecode_attribute():
+    req = wire.build_request(2, 0xFFF, wire.compile_ports([80]))
+    length, msg_type, flags = struct.unpack_from("=IHH", req)
+    assert length == len(req) and msg_type == wire.SOCK_DIAG_BY_FAMILY
+    assert flags == wire.NLM_F_REQUEST | wire.NLM_F_DUMP
+    attr_len, attr_type = struct.unpack_from("=HH", req, 16 + 56)
+    assert attr_type == wire.INET_DIAG_REQ_BYTECODE and attr_len == 4 + 20
