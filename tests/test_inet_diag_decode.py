@@ -186,3 +186,34 @@ def test_enobufs_restarts_the_dump(fixture_path):
     ok = diag.scan(lambda b, n, r: wire.walk(b, n, lambda *_: seen.append(1), r),
                    families=(socket.AF_INET,), reset=seen.clear)
     assert ok and len(seen) == 4
+
+
+def test_fast_decode_chunk_equals_the_careful_walk(fixture_path):
+    for name in ("ipv4_mixed", "ipv4_timewait_multipart", "ipv6_pair"):
+        bufs = chunks(fixture_path, name)
+        careful, _ = decode_all(bufs)
+        fast, result = [], wire.ChunkResult()
+        for buf in bufs:
+            wire.decode_chunk(buf, len(buf), fast.append, result)
+        assert result.done and fast == careful
+        assert all(type(r) is wire.SocketRecord for r in fast)
+    flagged = bytearray(chunks(fixture_path, "ipv4_mixed")[0])
+    flagged[6] |= wire.NLM_F_DUMP_INTR
+    result = wire.ChunkResult()
+    wire.decode_chunk(flagged, len(flagged), [].append, result)
+    assert result.interrupted
+
+
+def test_uniform_run_of_minisockets_is_counted_by_slicing(fixture_path):
+    buf = bytearray(chunks(fixture_path, "ipv4_timewait_multipart")[0])
+    counts = [0] * 16
+    covered, fw2 = wire._count_uniform(buf, len(buf), counts, wire.ChunkResult())
+    assert covered == len(buf) and fw2 == 0
+    assert counts[wire.TCP_TIME_WAIT] == len(buf) // 96
+    buf[6 + 96 * 5] |= wire.NLM_F_DUMP_INTR
+    buf[17 + 96 * 7] = wire.TCP_FIN_WAIT2  # make one a FIN_WAIT2 minisocket (timer 3)
+    result, counts = wire.ChunkResult(), [0] * 16
+    assert wire.count_chunk(buf, len(buf), counts, result) == 1
+    assert result.interrupted and counts[wire.TCP_FIN_WAIT2] == 1
+    mixed = chunks(fixture_path, "ipv4_mixed")[0]  # different lengths: not uniform
+    assert wire._count_uniform(mixed, len(mixed), [0] * 16, wire.ChunkResult()) == (0, 0)
