@@ -8,6 +8,7 @@ the request fit in that read; unread bytes at close() make Linux send RST instea
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 
 
@@ -45,6 +46,9 @@ BEHAVIORS: dict[str, Behavior] = {b.name: b for b in (
 )}
 
 
-def describe() -> str:
-    """One line per behaviour, for --help."""
-    return "\n".join(f"  {b.name:<12} {b.summary}" for b in BEHAVIORS.values())
+def describe(width: int = 78) -> str:
+    """Each behaviour and its summary, wrapped to ``width`` columns, for --help."""
+    return "\n".join(
+        textwrap.fill(b.summary, width, initial_indent=f"  {b.name:<13}",
+                      subsequent_indent=" " * 15)
+        for b in BEHAVIORS.values())
