@@ -200,3 +200,26 @@ def test_holds_ten_thousand_connections(netns):
             _out, err = proc.communicate(timeout=30)
         assert proc.returncode == 0, err
         assert f"{n} accepted" in err
+
+
+@pytest.mark.live
+def test_running_out_of_descriptors_is_counted_as_emfile():
+    """With RLIMIT_NOFILE at 40, 60 connections in flight cannot all get a socket."""
+    import subprocess
+    import sys
+
+    code = (
+        "import json, resource\n"
+        "from harness.sockets import run_connect\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (40, resource.getrlimit("
+        "resource.RLIMIT_NOFILE)[1]))\n"
+        "r = run_connect('127.0.0.1', {port}, count=60, concurrency=60, timeout=0.5)\n"
+        "print(json.dumps(r.to_dict()))\n"
+    )
+    with Server("no-accept", backlog=100) as srv:  # connects, never answers: all stay open
+        out = subprocess.run([sys.executable, "-c", code.format(port=srv.port)], check=True,
+                             capture_output=True, text=True, timeout=60).stdout
+    d = json.loads(out)
+    assert d["attempted"] == 60 and d["ok"] == 0
+    assert set(d["errors"]) == {"EMFILE", "ETIMEDOUT"}
+    assert sum(d["errors"].values()) == 60

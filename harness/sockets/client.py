@@ -135,7 +135,11 @@ class _Run:
 
     def _start(self) -> None:
         self.r.attempted += 1
-        sock = socket.socket(self.family, socket.SOCK_STREAM | socket.SOCK_NONBLOCK)
+        try:
+            sock = socket.socket(self.family, socket.SOCK_STREAM | socket.SOCK_NONBLOCK)
+        except OSError as exc:  # EMFILE, ENFILE, ENOBUFS: counted like any other outcome
+            self._count_error(_name(exc.errno or 0))
+            return
         try:
             if self.reuseaddr:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
