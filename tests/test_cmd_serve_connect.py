@@ -59,6 +59,8 @@ def test_connect_netns_needs_root(capsys, monkeypatch):
     ([], "--port"),
     (["--port", "7000", "--behavior", "nap"], "--behavior"),
     (["--port", "7000", "--ipv6", "--host", "127.0.0.1"], "--ipv6 needs an IPv6 --host"),
+    (["--port", "7000", "--netns", "sl-does-not-exist"], "no network namespace"),
+    (["--port", "7000", "--reuseport", "0"], "--reuseport"),
 ])
 def test_serve_bad_input(capsys, args, needle):
     _one_line_error(capsys, ["serve", *args], needle)
