@@ -1,0 +1,128 @@
+"""The ``--socklife-*`` arguments and the ``NAME=N`` rules of ``--socklife-max``.
+
+Arguments are added to Locust's parser itself (not a group) so the web UI shows them.
+``Settings.from_options`` reads them back from ``environment.parsed_options`` (absent
+in an in-process Environment, where the defaults apply).
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+
+from harness.kernel.inet_diag import STATES
+
+RULE_NAMES = (*STATES, "leaks", "listen_overflows", "eaddrnotavail", "ephemeral_fraction")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """``NAME=N``: the run fails when the observed value of NAME exceeds N."""
+
+    name: str
+    limit: float
+
+    def __str__(self) -> str:
+        limit = int(self.limit) if float(self.limit).is_integer() else self.limit
+        return f"{self.name}={limit}"
+
+
+def parse_rule(text: str) -> Rule:
+    """``"CLOSE_WAIT=0"`` -> Rule("CLOSE_WAIT", 0.0); ValueError with one line otherwise."""
+    name, sep, value = text.partition("=")
+    name = name.strip()
+    if not sep:
+        raise ValueError(f"expected NAME=N, got {text!r}")
+    if name not in RULE_NAMES:
+        raise ValueError(f"unknown name {name!r} in {text!r} (one of {', '.join(RULE_NAMES)})")
+    try:
+        limit = float(value)
+    except ValueError:
+        raise ValueError(f"bad number in {text!r}") from None
+    if limit < 0:
+        raise ValueError(f"negative limit in {text!r}")
+    return Rule(name, limit)
+
+
+def _rule(text: str) -> str:
+    # kept as text: the master ships its options to workers as msgpack
+    try:
+        return str(parse_rule(text))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _interval(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"bad interval {text!r}") from None
+    if not 0.01 <= value <= 3600:
+        raise argparse.ArgumentTypeError(f"interval {text!r} out of range (0.01-3600 s)")
+    return value
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise argparse.ArgumentTypeError(f"bad port {text!r} (1-65535)")
+    return int(text)
+
+
+def add_arguments(parser) -> None:
+    """Add the plugin's arguments to Locust's parser."""
+    parser.add_argument("--socklife-interval", type=_interval, default=1.0, metavar="S",
+                        help="socklife: seconds between samples of the kernel's TCP sockets.")
+    parser.add_argument("--socklife-netns", default=None, metavar="NS",
+                        help="socklife: sample this namespace under /run/netns "
+                             "(default: the process's own).")
+    parser.add_argument("--socklife-port", type=_port, action="append", default=None,
+                        metavar="P",
+                        help="socklife: only sockets with local or remote port P "
+                             "(repeatable; default: the port of --host).")
+    parser.add_argument("--socklife-max", type=_rule, action="append", default=None,
+                        metavar="NAME=N", include_in_web_ui=False,
+                        help="socklife: exit 3 when NAME exceeds N over the run; NAME is a "
+                             "TCP state, leaks, listen_overflows, eaddrnotavail or "
+                             "ephemeral_fraction (repeatable).")
+    parser.add_argument("--socklife-record", default=None, metavar="FILE",
+                        help="socklife: also write every sample as JSONL to FILE.")
+
+
+@dataclass(frozen=True)
+class Settings:
+    interval: float = 1.0
+    netns: str | None = None
+    ports: tuple[int, ...] = ()
+    rules: tuple[Rule, ...] = ()
+    record: str | None = None
+    csv_prefix: str | None = None
+
+    @classmethod
+    def from_options(cls, options) -> Settings:
+        """Settings from Locust's parsed options (or defaults when there are none)."""
+        if options is None:
+            return cls()
+        rules = tuple(parse_rule(r) for r in getattr(options, "socklife_max", None) or ())
+        return cls(
+            interval=float(getattr(options, "socklife_interval", None) or 1.0),
+            netns=getattr(options, "socklife_netns", None) or None,
+            ports=tuple(getattr(options, "socklife_port", None) or ()),
+            rules=rules,
+            record=getattr(options, "socklife_record", None) or None,
+            csv_prefix=getattr(options, "csv_prefix", None) or None,
+        )
+
+
+def port_of_host(host: str | None) -> int | None:
+    """The port in ``tcp://h:p`` / ``http://h:p`` (None when there is none)."""
+    if not host:
+        return None
+    rest = host.split("://", 1)[-1].split("/", 1)[0]
+    _h, sep, port = rest.rpartition(":")
+    if sep and port.isdigit():
+        return int(port)
+    if host.startswith("http://"):
+        return 80
+    if host.startswith("https://"):
+        return 443
+    return None

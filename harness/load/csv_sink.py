@@ -1,0 +1,62 @@
+"""``<csv-prefix>_tcp.csv``: one row per sample, written whole and flushed.
+
+Columns: time, host, the eleven TCP states, listeners, the fullest accept queue
+(``accept_queue``/``backlog``/``accept_queue_fill``), ``listen_overflows`` (kernel
+counter, cumulative), ``leaks``, ephemeral ports (``ephemeral_in_use``,
+``ephemeral_usable``, ``ephemeral_headroom`` for the busiest destination,
+``ephemeral_fraction_max``), and Locust's ``rps``, ``failures_per_s``, ``users``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from harness.kernel.inet_diag import STATES
+from harness.load.collector import fraction_max, headroom, leak_count, listener_fill
+
+COLUMNS = (
+    "time", "host", *STATES, "listeners", "accept_queue", "backlog", "accept_queue_fill",
+    "listen_overflows", "leaks", "ephemeral_in_use", "ephemeral_usable", "ephemeral_headroom",
+    "ephemeral_fraction_max", "rps", "failures_per_s", "users",
+)
+
+
+def row_of(label: str, sample: dict) -> list:
+    listeners = sample.get("listeners") or []
+    top = max(listeners, key=listener_fill) if listeners else None
+    eph = sample.get("ephemeral") or {}
+    load = sample.get("locust") or {}
+    room = headroom(sample)
+    return [
+        sample["time"], label, *(sample["states"].get(s, 0) for s in STATES),
+        len(listeners),
+        top["accept_queue"] if top else "", top["backlog"] if top else "",
+        round(listener_fill(top), 4) if top else "",
+        sample.get("counters", {}).get("ListenOverflows", ""),
+        leak_count(sample),
+        eph.get("in_use", ""), eph.get("usable", ""), "" if room is None else room,
+        round(fraction_max(sample), 6),
+        load.get("rps", ""), load.get("failures_per_s", ""), load.get("users", ""),
+    ]
+
+
+class TcpCsv:
+    """Append rows to ``path``; each row goes out in one write, then flush."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self._file = open(path, "w", newline="", encoding="utf-8")  # noqa: SIM115
+        self._write_line(COLUMNS)
+
+    def _write_line(self, values) -> None:
+        buf = io.StringIO()
+        csv.writer(buf).writerow(values)
+        self._file.write(buf.getvalue())
+        self._file.flush()
+
+    def add(self, label: str, sample: dict) -> None:
+        self._write_line(row_of(label, sample))
+
+    def close(self) -> None:
+        self._file.close()

@@ -1,0 +1,195 @@
+"""The wiring into Locust: arguments, the sampler greenlet, messages, sinks and checks.
+
+Every process gets a ``LoadWatch`` at ``init``. Where load runs (a worker, or the single
+process of a local run) one process per host and namespace samples the kernel
+(hostkey.py) and sends each sample as a ``socklife_sample`` message: to the master, or,
+in a local run, straight to its own handler (Locust's LocalRunner delivers to itself).
+Where results go (master or local) the handler adds Locust's rates, feeds the collector,
+writes ``<csv-prefix>_tcp.csv`` and the optional JSONL, and at ``quitting`` checks the
+``--socklife-max`` rules: one ``CHECK FAILED`` line each and exit code 3.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+import gevent
+from locust import events
+from locust.runners import MasterRunner, WorkerRunner
+
+from harness.kernel.netns import check_can_enter
+from harness.load.arguments import Settings, add_arguments, port_of_host
+from harness.load.collector import Collector, failed_checks
+from harness.load.csv_sink import TcpCsv
+from harness.load.hostkey import HostLock, host_label
+from harness.load.source import SampleSource
+
+MESSAGE = "socklife_sample"
+log = logging.getLogger("socklife")
+
+
+def eaddrnotavail_count(stats) -> int:
+    """EADDRNOTAVAIL failures so far, from Locust's own (master-merged) error table."""
+    return sum(e.occurrences for e in stats.errors.values() if "EADDRNOTAVAIL" in str(e.error))
+
+
+def load_figures(runner) -> dict:
+    total = runner.stats.total
+    return {"rps": round(total.current_rps, 2),
+            "failures_per_s": round(total.current_fail_per_sec, 2), "users": runner.user_count}
+
+
+class LoadWatch:
+    """The plugin's state in one Locust process (``environment.socklife``)."""
+
+    def __init__(self, environment, settings: Settings | None = None):
+        self.environment = environment
+        self.fixed_settings = settings
+        self.settings = settings or Settings()
+        self.collector: Collector | None = None
+        self.csv: TcpCsv | None = None
+        self.jsonl = None
+        self.lock: HostLock | None = None
+        self.source: SampleSource | None = None
+        self.key = self.label = None
+        self.sampler = None
+        self.checked: list[str] | None = None
+
+    # -- set-up ---------------------------------------------------------------------
+    @property
+    def runner(self):
+        return self.environment.runner
+
+    @property
+    def collects(self) -> bool:
+        return not isinstance(self.runner, WorkerRunner)
+
+    @property
+    def may_sample(self) -> bool:
+        return not isinstance(self.runner, MasterRunner)
+
+    def attach(self) -> LoadWatch:
+        env = self.environment
+        env.socklife = self
+        if self.collects:
+            self.collector = Collector()
+            self.runner.register_message(MESSAGE, self.on_message)
+            if env.web_ui:
+                from harness.load.webui import install
+
+                install(env.web_ui, self.collector)
+        env.events.test_start.add_listener(self.on_test_start)
+        env.events.test_stop.add_listener(self.on_test_stop)
+        env.events.quitting.add_listener(self.on_quitting)
+        return self
+
+    def _resolve_settings(self) -> None:
+        if self.fixed_settings is None:
+            self.settings = Settings.from_options(self.environment.parsed_options)
+        if not self.settings.ports:
+            port = port_of_host(self.environment.host)
+            if port:
+                self.settings = Settings(**{**vars(self.settings), "ports": (port,)})
+
+    def on_test_start(self, environment, **_kw) -> None:
+        self._resolve_settings()
+        if self.collects and self.csv is None and self.settings.csv_prefix:
+            self.csv = TcpCsv(f"{self.settings.csv_prefix}_tcp.csv")
+        if self.collects and self.jsonl is None and self.settings.record:
+            self.jsonl = open(self.settings.record, "w", encoding="utf-8")  # noqa: SIM115
+        if self.may_sample and self.sampler is None:
+            self.start_sampler()
+
+    # -- sampling (worker or local) -------------------------------------------------
+    def start_sampler(self) -> None:
+        s = self.settings
+        check_can_enter(s.netns)
+        self.key, self.label = host_label(s.netns)
+        if isinstance(self.runner, WorkerRunner):
+            self.lock = self.lock or HostLock(self.key)
+            if not self.lock.held and not self.lock.acquire():
+                log.info("socklife: another process samples %s", self.label)
+                return
+        self.source = SampleSource(s.netns, s.ports, s.interval)
+        self.sampler = self.runner.greenlet.spawn(self._sample_loop)
+        self.sampler.link_exception(self._sampler_died)
+
+    def _sampler_died(self, greenlet) -> None:
+        log.error("socklife: the sampler stopped: %r", greenlet.exception)
+        self.sampler = None
+
+    def sample_once(self) -> None:
+        sample = self.source.next()
+        self.runner.send_message(MESSAGE, {"key": self.key, "label": self.label,
+                                           "sample": sample})
+
+    def _sample_loop(self) -> None:
+        interval = self.settings.interval
+        next_at = time.monotonic()
+        while True:
+            self.sample_once()
+            next_at += interval
+            gevent.sleep(max(0.0, next_at - time.monotonic()))
+            next_at = max(next_at, time.monotonic() - interval)
+
+    def stop_sampler(self, final: bool) -> None:
+        if self.sampler is not None:
+            self.sampler.kill(block=True)
+            self.sampler = None
+            if final:
+                self.sample_once()
+
+    def on_test_stop(self, environment, **_kw) -> None:
+        self.stop_sampler(final=True)
+
+    # -- results (master or local) --------------------------------------------------
+    def on_message(self, environment, msg, **_kw) -> None:
+        data = msg.data
+        sample = data["sample"]
+        sample["locust"] = load_figures(self.runner)
+        self.collector.add(data["key"], data["label"], sample)
+        self.collector.eaddrnotavail = eaddrnotavail_count(self.runner.stats)
+        if self.csv:
+            self.csv.add(data["label"], sample)
+        if self.jsonl:
+            self.jsonl.write(json.dumps({**sample, "host": data["label"]}) + "\n")
+            self.jsonl.flush()
+
+    def finish(self) -> list[str]:
+        """Close the files, decide the checks; the ``CHECK FAILED`` lines (once)."""
+        if self.checked is not None:
+            return self.checked
+        self.stop_sampler(final=False)
+        self.checked = []
+        if self.collector is not None:
+            self.collector.eaddrnotavail = eaddrnotavail_count(self.runner.stats)
+            summary = self.collector.summary()
+            self.checked = failed_checks(self.settings.rules, summary)
+            if self.jsonl:
+                self.jsonl.write(json.dumps({"summary": summary}) + "\n")
+                self.jsonl.close()
+            if self.csv:
+                self.csv.close()
+        if self.lock:
+            self.lock.release()
+        return self.checked
+
+    def on_quitting(self, environment, **_kw) -> None:
+        lines = self.finish()
+        for line in lines:
+            print(line, flush=True)
+        if lines:
+            environment.process_exit_code = 3
+
+
+@events.init_command_line_parser.add_listener
+def _add_arguments(parser, **_kw) -> None:
+    add_arguments(parser)
+
+
+@events.init.add_listener
+def _on_init(environment, **_kw) -> None:
+    if getattr(environment, "socklife", None) is None:
+        LoadWatch(environment).attach()
