@@ -1,0 +1,30 @@
+"""Running Locust as a subprocess for the load tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LOCUSTFILES = os.path.join(ROOT, "locustfiles")
+
+
+def locust_cmd(locustfile: str, *args: str) -> list[str]:
+    return [sys.executable, "-m", "locust", "-f", os.path.join(LOCUSTFILES, locustfile),
+            "--only-summary", *args]
+
+
+def start_locust(locustfile: str, *args: str, cwd: str, prefix=()) -> subprocess.Popen:
+    return subprocess.Popen([*prefix, *locust_cmd(locustfile, *args)], cwd=cwd,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def finish(proc: subprocess.Popen, timeout: float = 60) -> tuple[int, str]:
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return proc.returncode, out

@@ -1,0 +1,107 @@
+"""The plugin's pure parts: rules, the collector's totals and summary, CSV rows, host lock."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+
+import pytest
+
+from harness.kernel.inet_diag import STATES
+from harness.load.arguments import Settings, parse_rule, port_of_host
+from harness.load.collector import Collector, failed_checks
+from harness.load.csv_sink import COLUMNS, TcpCsv
+from harness.load.hostkey import HostLock
+
+
+def sample(t, cookies=(), listen_overflows=0, **states):
+    return {
+        "time": t, "states": {**dict.fromkeys(STATES, 0), **states},
+        "listeners": [{"local": "127.0.0.1:7000", "accept_queue": 3, "backlog": 5}],
+        "close_wait": [{"cookie": c} for c in cookies],
+        "ephemeral": {"usable": 100, "in_use": 40,
+                      "by_destination": [{"remote": "127.0.0.1:7000", "in_use": 40,
+                                          "fraction": 0.4}]},
+        "counters": {"ListenOverflows": listen_overflows},
+    }
+
+
+def test_parse_rule_accepts_states_and_run_figures():
+    assert str(parse_rule("CLOSE_WAIT=0")) == "CLOSE_WAIT=0"
+    assert parse_rule("ephemeral_fraction=0.5").limit == 0.5
+    for bad in ("CLOSE_WAIT", "BOGUS=1", "leaks=x", "leaks=-1"):
+        with pytest.raises(ValueError):
+            parse_rule(bad)
+
+
+def test_settings_from_worker_options_and_host_port():
+    options = argparse.Namespace(
+        socklife_interval=0.5, socklife_netns=None, socklife_port=[7000],
+        socklife_max=["TIME_WAIT=10"],  # as the master ships them: text
+        socklife_record=None, csv_prefix="run")
+    s = Settings.from_options(options)
+    assert (s.interval, s.ports, [str(r) for r in s.rules]) == (0.5, (7000,), ["TIME_WAIT=10"])
+    assert Settings.from_options(None) == Settings()
+    assert port_of_host("tcp://127.0.0.1:7000") == 7000
+    assert port_of_host("http://[::1]:8080/x") == 8080
+    assert port_of_host("http://example") == 80
+    assert port_of_host(None) is None
+
+
+def test_total_counts_each_host_once_whatever_the_number_of_samples():
+    c = Collector()
+    c.add("a", "a", sample(1.0, TIME_WAIT=10))
+    c.add("a", "a", sample(2.0, TIME_WAIT=30))  # a's latest replaces its earlier one
+    c.add("b", "b", sample(2.1, TIME_WAIT=5))
+    assert c.total_states()["TIME_WAIT"] == 35
+    summary = c.summary()
+    assert summary["samples"] == 3 and summary["hosts"] == {"a": 2, "b": 1}
+    assert summary["peaks"]["TIME_WAIT"] == 30
+
+
+def test_close_wait_rule_counts_sockets_that_outlive_a_sample():
+    c = Collector()
+    c.add("a", "a", sample(1.0, cookies=[1, 2], CLOSE_WAIT=2))
+    c.add("a", "a", sample(2.0, cookies=[3], CLOSE_WAIT=1))  # all transient
+    assert c.summary()["close_wait_settled_max"] == 0
+    assert failed_checks([parse_rule("CLOSE_WAIT=0")], c.summary()) == []
+    c.add("a", "a", sample(3.0, cookies=[3, 4], CLOSE_WAIT=2))  # 3 stayed
+    assert failed_checks([parse_rule("CLOSE_WAIT=0")], c.summary()) == [
+        "CHECK FAILED: CLOSE_WAIT=0 observed 1"]
+
+
+def test_failed_checks_one_line_per_violated_rule():
+    c = Collector()
+    c.add("a", "a", sample(1.0, listen_overflows=5, TIME_WAIT=7))
+    c.add("a", "a", sample(2.0, listen_overflows=12, TIME_WAIT=3))
+    c.eaddrnotavail = 4
+    rules = [parse_rule(r) for r in ("TIME_WAIT=7", "TIME_WAIT=6", "listen_overflows=6",
+                                     "eaddrnotavail=0", "ephemeral_fraction=0.5")]
+    assert failed_checks(rules, c.summary()) == [
+        "CHECK FAILED: TIME_WAIT=6 observed 7",
+        "CHECK FAILED: listen_overflows=6 observed 7",
+        "CHECK FAILED: eaddrnotavail=0 observed 4",
+    ]
+
+
+def test_csv_has_one_complete_row_per_sample(tmp_path):
+    path = tmp_path / "run_tcp.csv"
+    sink = TcpCsv(str(path))
+    sink.add("h", {**sample(1.0, TIME_WAIT=9), "locust": {"rps": 5.0, "users": 2}})
+    sink.add("h", sample(2.0))
+    sink.close()
+    rows = list(csv.DictReader(path.open()))
+    assert len(rows) == 2 and list(rows[0]) == list(COLUMNS)
+    assert rows[0]["TIME_WAIT"] == "9" and rows[0]["rps"] == "5.0"
+    assert rows[0]["accept_queue_fill"] == "0.5"  # 3 of backlog + 1 = 6
+    assert rows[0]["ephemeral_headroom"] == "60"
+
+
+def test_host_lock_elects_one_holder(tmp_path):
+    first, second = HostLock("k", str(tmp_path)), HostLock("k", str(tmp_path))
+    assert first.acquire() and first.held
+    assert not second.acquire()
+    first.release()
+    assert second.acquire()
+    second.release()
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,59 @@
+"""The locustfiles end to end: exit codes, CHECK FAILED lines, _tcp.csv, Locust's stats."""
+
+from __future__ import annotations
+
+import csv
+
+from load_util import finish, start_locust
+
+from harness.sockets import Server
+
+
+def test_short_tcp_fails_ci_on_a_close_wait_leak_and_passes_on_a_good_server(tmp_path):
+    with Server(behavior="never-close") as leaky, Server(behavior="echo") as good:
+        args = ("--headless", "-u", "10", "-r", "10", "-t", "6s",
+                "--socklife-max", "CLOSE_WAIT=0")
+        bad_run = start_locust("short_tcp.py", *args, "--host",
+                               f"tcp://127.0.0.1:{leaky.port}", "--csv", "bad", cwd=tmp_path)
+        good_run = start_locust("short_tcp.py", *args, "--host",
+                                f"tcp://127.0.0.1:{good.port}", "--csv", "good", cwd=tmp_path)
+        bad_code, bad_out = finish(bad_run)
+        good_code, good_out = finish(good_run)
+    assert bad_code == 3, bad_out
+    failed = [line for line in bad_out.splitlines() if line.startswith("CHECK FAILED")]
+    assert len(failed) == 1 and failed[0].startswith("CHECK FAILED: CLOSE_WAIT=0 observed ")
+    assert int(failed[0].rsplit(" ", 1)[1]) > 0
+    assert good_code == 0, good_out
+    assert "CHECK FAILED" not in good_out
+    rows = list(csv.DictReader((tmp_path / "good_tcp.csv").open()))
+    assert len(rows) >= 5  # a sample a second over 6 s, plus the last one at the stop
+    assert all(row["users"] for row in rows) and rows[-1]["LISTEN"] == "1"
+    assert max(int(row["TIME_WAIT"]) for row in rows) > 0  # the client closed first
+    # Locust's own statistics carry the connect and request rows
+    assert " connect " in good_out and " request " in good_out
+
+
+def test_short_tcp_counts_refused_connections_by_errno(tmp_path):
+    with Server() as srv:
+        port = srv.port  # closed again: nothing listens there during the run
+    code, out = finish(start_locust("short_tcp.py", "--headless", "-u", "2", "-r", "2",
+                                    "-t", "2s", "--host", f"tcp://127.0.0.1:{port}",
+                                    cwd=tmp_path))
+    assert code == 1, out  # Locust's own exit code for a run with failures
+    assert "ECONNREFUSED" in out
+
+
+def test_short_tcp_starts_its_own_target_and_checks_time_wait(tmp_path):
+    code, out = finish(start_locust("short_tcp.py", "--headless", "-u", "4", "-r", "4",
+                                    "-t", "3s", "--socklife-max", "TIME_WAIT=0",
+                                    "--socklife-record", "run.jsonl", cwd=tmp_path))
+    assert code == 3, out
+    assert "CHECK FAILED: TIME_WAIT=0 observed" in out
+    lines = (tmp_path / "run.jsonl").read_text().splitlines()
+    assert '"summary"' in lines[-1] and '"locust"' in lines[0]
+
+
+def test_bad_socklife_argument_is_one_line_usage_error(tmp_path):
+    code, out = finish(start_locust("short_tcp.py", "--headless", "--socklife-max",
+                                    "BOGUS=1", cwd=tmp_path))
+    assert code == 2 and "unknown name 'BOGUS'" in out and "Traceback" not in out
