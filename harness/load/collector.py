@@ -117,6 +117,15 @@ class Collector:
                 total[name] = total.get(name, 0) + n
         return total
 
+    def host_lines(self) -> list[str]:
+        """One line per sampling host for the end of a run (who sampled, what it saw)."""
+        lines = []
+        for run in self.hosts.values():
+            busy = ", ".join(f"{name} {n}" for name, n in run.peaks.items()
+                             if n and name != "LISTEN")
+            lines.append(f"socklife: {run.label}: {run.samples} samples; peaks {busy or 'none'}")
+        return lines
+
     def summary(self) -> dict:
         """The run summary (record_format.md ``summary``), over all hosts."""
         runs = list(self.hosts.values())

@@ -178,6 +178,8 @@ class LoadWatch:
 
     def on_quitting(self, environment, **_kw) -> None:
         lines = self.finish()
+        for line in self.collector.host_lines() if self.collector else ():
+            print(line, flush=True)
         for line in lines:
             print(line, flush=True)
         if lines:
