@@ -57,3 +57,23 @@ def test_bad_socklife_argument_is_one_line_usage_error(tmp_path):
     code, out = finish(start_locust("short_tcp.py", "--headless", "--socklife-max",
                                     "BOGUS=1", cwd=tmp_path))
     assert code == 2 and "unknown name 'BOGUS'" in out and "Traceback" not in out
+
+
+def test_http_close_leaves_time_wait_keep_alive_does_not_fail(tmp_path):
+    code, out = finish(start_locust("http_close_vs_keepalive.py", "--headless", "-u", "4",
+                                    "-r", "4", "-t", "3s", "--csv", "http", cwd=tmp_path))
+    assert code == 0, out
+    assert " close " in out and " keep-alive " in out
+    rows = list(csv.DictReader((tmp_path / "http_tcp.csv").open()))
+    assert max(int(row["TIME_WAIT"]) for row in rows) > 0
+
+
+def test_accept_overflow_fills_the_queue_and_fails_the_overflow_check(tmp_path):
+    code, out = finish(start_locust("accept_overflow.py", "--headless", "-u", "30", "-r", "30",
+                                    "-t", "5s", "--csv", "ovf", "--socklife-max",
+                                    "listen_overflows=0", cwd=tmp_path))
+    assert code == 3, out
+    assert "CHECK FAILED: listen_overflows=0 observed" in out
+    rows = list(csv.DictReader((tmp_path / "ovf_tcp.csv").open()))
+    assert max(int(row["accept_queue"]) for row in rows) >= 4  # backlog 4: full or nearly
+    assert int(rows[-1]["listen_overflows"]) > int(rows[0]["listen_overflows"])

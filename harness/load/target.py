@@ -10,18 +10,37 @@ from __future__ import annotations
 
 from locust.runners import WorkerRunner
 
+from harness.load.http_target import HttpTarget
 from harness.sockets import Server
 
 
-def own_target(environment, scheme: str = "tcp", **server_args) -> Server | None:
-    """Start a Server unless ``--host`` was given or this is a worker; None when not."""
-    if environment.host or isinstance(environment.runner, WorkerRunner):
-        return None
-    server = Server(**server_args).start()
-    environment.host = f"{scheme}://{server.host}:{server.port}"
+def _needs_target(environment) -> bool:
+    return not environment.host and not isinstance(environment.runner, WorkerRunner)
 
+
+def _stop_at_quit(environment, server) -> None:
     def stop(**_kw):
         server.stop()
 
     environment.events.quitting.add_listener(stop)
+
+
+def own_target(environment, **server_args) -> Server | None:
+    """Start a Server unless ``--host`` was given or this is a worker; None when not."""
+    if not _needs_target(environment):
+        return None
+    server = Server(**server_args).start()
+    environment.host = f"tcp://{server.host}:{server.port}"
+    _stop_at_quit(environment, server)
     return server
+
+
+def own_http_target(environment) -> HttpTarget | None:
+    """The same with the embedded HTTP server (http_target.py)."""
+    if not _needs_target(environment):
+        return None
+    server = HttpTarget().start()
+    environment.host = server.url
+    _stop_at_quit(environment, server)
+    return server
+
