@@ -14,10 +14,11 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections import deque
 
 import gevent
 from locust import events
-from locust.runners import MasterRunner, WorkerRunner
+from locust.runners import WORKER_REPORT_INTERVAL, MasterRunner, WorkerRunner
 
 from harness.kernel.netns import check_can_enter
 from harness.load.arguments import Settings, add_arguments, port_of_host
@@ -35,10 +36,30 @@ def eaddrnotavail_count(stats) -> int:
     return sum(e.occurrences for e in stats.errors.values() if "EADDRNOTAVAIL" in str(e.error))
 
 
-def load_figures(runner) -> dict:
-    total = runner.stats.total
-    return {"rps": round(total.current_rps, 2),
-            "failures_per_s": round(total.current_fail_per_sec, 2), "users": runner.user_count}
+class LoadRates:
+    """Locust's requests and failures per second over the last ``window`` seconds.
+
+    Counted from the totals rather than Locust's ``current_rps``, which leaves out the
+    last two seconds. On a master the totals move when workers report (every 3 s), so
+    the window there is longer than that.
+    """
+
+    def __init__(self, window: float):
+        self.window = window
+        self.points: deque = deque()
+
+    def figures(self, runner, now: float) -> dict:
+        total = runner.stats.total
+        point = (now, total.num_requests, total.num_failures)
+        self.points.append(point)
+        while len(self.points) > 2 and self.points[1][0] <= now - self.window:
+            self.points.popleft()
+        t0, n0, f0 = self.points[0]
+        span = now - t0
+        rps = (point[1] - n0) / span if span > 0 else 0.0
+        fps = (point[2] - f0) / span if span > 0 else 0.0
+        return {"rps": round(rps, 2), "failures_per_s": round(fps, 2),
+                "users": runner.user_count}
 
 
 class LoadWatch:
@@ -56,6 +77,7 @@ class LoadWatch:
         self.key = self.label = None
         self.sampler = None
         self.checked: list[str] | None = None
+        self.rates: LoadRates | None = None
 
     # -- set-up ---------------------------------------------------------------------
     @property
@@ -75,6 +97,8 @@ class LoadWatch:
         env.socklife = self
         if self.collects:
             self.collector = Collector()
+            master = isinstance(self.runner, MasterRunner)
+            self.rates = LoadRates(WORKER_REPORT_INTERVAL + 1.0 if master else 1.0)
             self.runner.register_message(MESSAGE, self.on_message)
             if env.web_ui:
                 from harness.load.webui import install
@@ -148,7 +172,7 @@ class LoadWatch:
     def on_message(self, environment, msg, **_kw) -> None:
         data = msg.data
         sample = data["sample"]
-        sample["locust"] = load_figures(self.runner)
+        sample["locust"] = self.rates.figures(self.runner, time.monotonic())
         self.collector.add(data["key"], data["label"], sample)
         self.collector.eaddrnotavail = eaddrnotavail_count(self.runner.stats)
         if self.csv:

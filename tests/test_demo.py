@@ -1,0 +1,51 @@
+"""`socklife demo`: the load, the live view, the summary, complete files on SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+from load_util import finish
+
+DEMO = [sys.executable, "-m", "harness", "demo"]
+
+
+def run(*args, cwd):
+    return subprocess.Popen([*DEMO, *args], cwd=cwd, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def test_demo_runs_load_and_sums_up(tmp_path):
+    code, out = finish(run("--duration", "3", "--rate", "200", "--record", "demo.jsonl",
+                           cwd=tmp_path))
+    assert code == 0, out
+    assert "TIME_WAIT" in out and "short connections in" in out and " 0 failures" in out
+    lines = [json.loads(line) for line in (tmp_path / "demo.jsonl").read_text().splitlines()]
+    summary = lines[-1]["summary"]
+    assert summary["samples"] == len(lines) - 1 >= 3
+    assert summary["time_wait_peak"] > 0  # the client closed first: TIME_WAIT on our side
+    during = lines[1:-2]  # not the first (before the Users ran) nor the one after the stop
+    assert all(line["locust"]["users"] == 10 and line["locust"]["rps"] > 0 for line in during)
+
+
+def test_demo_sigterm_leaves_a_complete_record(tmp_path):
+    proc = run("--duration", "60", "--record", "demo.jsonl", cwd=tmp_path)
+    record = tmp_path / "demo.jsonl"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and (
+            not record.exists() or len(record.read_text().splitlines()) < 2):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    code, out = finish(proc, timeout=30)
+    assert code == 130, out
+    assert "(interrupted)" in out and "Traceback" not in out
+    last = json.loads(record.read_text().splitlines()[-1])
+    assert last["summary"]["samples"] >= 2
+
+
+def test_demo_bad_duration_is_one_line(tmp_path):
+    code, out = finish(run("--duration", "0", cwd=tmp_path))
+    assert code == 2 and out.startswith("socklife: error:") and len(out.splitlines()) == 1
