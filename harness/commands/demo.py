@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import tempfile
 
 import click
+
+from harness.errors import UsageProblem
 
 EPILOG = """\b
 Examples:
@@ -55,6 +58,8 @@ def command(duration, users, rate, report, record):
 
     from harness.load.demo_run import run_demo  # imports Locust: gevent patches here
 
+    if report and importlib.util.find_spec("harness.commands.report") is None:
+        raise UsageProblem("--report needs `socklife report`, which this install lacks")
     console = Console()
     jsonl = record
     scratch = None
@@ -68,9 +73,10 @@ def command(duration, users, rate, report, record):
         for line in summary_lines(result):
             console.print(line)
         if report:
-            from harness.report.run_report import write_report
+            from harness.cli import main
 
-            write_report(jsonl, report)
+            if main(["report", jsonl, "-o", report]) != 0:
+                raise UsageProblem(f"could not write the report {report}")
             console.print(f"report: {report}")
     finally:
         if scratch:
