@@ -1,0 +1,113 @@
+"""`socklife lab up|down|list`: lab hosts to experiment with by hand (root)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+
+import click
+
+from harness.errors import UsageProblem
+from harness.lab import Lab, cleanup_stale, list_labs
+from harness.lab.names import MARKERS, delete_netns, owner_pid, pid_alive
+
+EPILOG = """\b
+Examples:
+  socklife lab up --name demo --sysctl net.ipv4.tcp_tw_reuse=0
+  ip netns exec sl-demo-srv socklife serve --host 0.0.0.0 --port 7000
+  ip netns exec sl-demo-cli socklife connect 198.18.x.2:7000 --count 100
+  socklife snapshot --netns sl-demo-cli
+  socklife lab list
+  socklife lab down --name demo
+"""
+
+NAME = re.compile(r"^[a-z][a-z0-9]{0,11}$")
+
+
+def _need_root() -> None:
+    if os.geteuid() != 0:
+        raise UsageProblem("needs root to build lab hosts (network namespaces)")
+
+
+@click.group("lab", epilog=EPILOG)
+def command():
+    """Two lab hosts (network namespaces joined by a veth pair) that persist until
+    `lab down`, for experiments by hand. Nothing is changed outside them."""
+
+
+@command.command("up", epilog=EPILOG)
+@click.option("--name", default="lab", show_default=True, help="Lab name (a-z, 0-9).")
+@click.option("--sysctl", "sysctls", multiple=True, metavar="KEY=VALUE",
+              help="A net.* sysctl for both hosts, e.g. net.ipv4.tcp_tw_reuse=0.")
+def up(name, sysctls):
+    """Make a client and a server host."""
+    _need_root()
+    if not NAME.match(name):
+        raise UsageProblem(f"bad lab name {name!r}: a letter, then up to 11 letters or digits")
+    if os.path.exists(os.path.join(MARKERS, name)):
+        raise UsageProblem(f"lab {name!r} exists (socklife lab down --name {name})")
+    values = {}
+    for item in sysctls:
+        key, sep, value = item.partition("=")
+        if not sep or not key.startswith("net."):
+            raise UsageProblem(f"bad --sysctl {item!r}: expected net.KEY=VALUE")
+        values[key] = value
+    lab = Lab(name=name, sysctls={"client": values, "server": values})
+    try:
+        lab.up()
+    except (OSError, ValueError) as exc:
+        lab.down()
+        raise UsageProblem(f"cannot make lab {name!r}: {exc}") from None
+    os.makedirs(MARKERS, exist_ok=True)
+    info = {role: {"netns": h.netns, "addr": h.addr, "addr6": h.addr6}
+            for role, h in lab.hosts.items()}
+    with open(os.path.join(MARKERS, name), "w") as f:
+        json.dump(info, f)
+    for role, h in lab.hosts.items():
+        click.echo(f"{role:<7} {h.netns:<16} {h.addr:<15} {h.addr6}")
+    srv, cli = lab.hosts["server"], lab.hosts["client"]
+    click.echo(f"\ntry:  ip netns exec {srv.netns} socklife serve --host {srv.addr} --port 7000 &"
+               f"\n      ip netns exec {cli.netns} socklife connect {srv.addr}:7000 --count 100"
+               f"\n      socklife snapshot --netns {cli.netns}"
+               f"\nend:  socklife lab down --name {name}")
+
+
+@command.command("down")
+@click.option("--name", default=None, help="The lab to remove.")
+@click.option("--all", "all_", is_flag=True, help="Every lab made by `lab up`, and stale ones.")
+def down(name, all_):
+    """Remove a lab made by `lab up` (and stale labs of killed runs)."""
+    _need_root()
+    if bool(name) == all_:
+        raise UsageProblem("give --name NAME or --all")
+    names = list_labs()
+    targets = [name] if name else [n for n in names if _persistent(n)]
+    if name and name not in names and not _persistent(name):
+        raise UsageProblem(f"no lab {name!r} (see socklife lab list)")
+    for lab in targets:
+        for ns in names.get(lab, []):
+            delete_netns(ns)
+        marker = os.path.join(MARKERS, lab)
+        if os.path.exists(marker):
+            os.unlink(marker)
+        click.echo(f"removed lab {lab}")
+    for ns in cleanup_stale():
+        click.echo(f"removed stale {ns}")
+
+
+def _persistent(lab: str) -> bool:
+    return os.path.exists(os.path.join(MARKERS, lab))
+
+
+@command.command("list")
+def list_cmd():
+    """Every sl- namespace on this machine, by lab."""
+    labs = list_labs()
+    if not labs:
+        click.echo("no labs")
+    for lab, spaces in sorted(labs.items()):
+        pid = owner_pid(spaces[0])
+        kind = ("persistent" if _persistent(lab) else
+                f"pid {pid}" + ("" if pid is not None and pid_alive(pid) else " (stale)"))
+        click.echo(f"{lab:<20} {kind:<20} {' '.join(spaces)}")

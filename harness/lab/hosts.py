@@ -1,0 +1,197 @@
+"""Lab hosts: a namespace each, a veth pair between them, sysctls, code run inside.
+
+``Lab()`` makes two hosts, ``client`` and ``server``, joined by a veth pair named
+``eth0`` in each (made directly inside the namespaces, so no interface name ever
+appears on the host), with 198.18.<k>.1/.2 (RFC 2544's benchmarking range) and
+fd53:6c:<k>::1/::2. ``Lab(roles=("a",))`` makes one host with loopback only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import signal
+import subprocess
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from harness.kernel.errors import KernelError
+from harness.kernel.netns import entered
+from harness.kernel.procfs import read_text
+from harness.lab.names import cleanup_stale, delete_netns
+from harness.lab.nft import Nft
+
+_counter = itertools.count()
+SHORT = {"client": "cli", "server": "srv"}
+_open_labs: list[Lab] = []
+
+
+def _ip(*args: str) -> None:
+    proc = subprocess.run(["ip", *args], capture_output=True, text=True, check=False)
+    if proc.returncode:
+        raise KernelError(f"ip {' '.join(args)}: {proc.stderr.strip()}")
+
+
+class HostThread(threading.Thread):
+    """A thread that runs ``fn`` inside a namespace and keeps its result or exception."""
+
+    def __init__(self, netns: str, fn: Callable, args, kwargs):
+        super().__init__(daemon=True, name=f"lab-{netns}")
+        self.netns, self.fn, self.args, self.kwargs = netns, fn, args, kwargs
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            with entered(self.netns):
+                self.result = self.fn(*self.args, **self.kwargs)
+        except BaseException as exc:  # handed to whoever joins
+            self.error = exc
+
+    def wait(self, timeout: float | None = None) -> Any:
+        """Join; return fn's result or raise its exception (TimeoutError if still running)."""
+        self.join(timeout)
+        if self.is_alive():
+            raise TimeoutError(f"{self.fn.__name__} still running in {self.netns}")
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
+class Host:
+    """One lab host: a network namespace with its own sysctls and nftables table."""
+
+    def __init__(self, netns: str, role: str, addr: str | None = None,
+                 addr6: str | None = None):
+        self.netns, self.role, self.addr, self.addr6 = netns, role, addr, addr6
+        self.ifname = "eth0" if addr else None
+        self.nft = Nft(netns)
+
+    def __repr__(self) -> str:
+        return f"Host({self.role} {self.netns} {self.addr})"
+
+    def start(self, fn: Callable, *args, **kwargs) -> HostThread:
+        t = HostThread(self.netns, fn, args, kwargs)
+        t.start()
+        return t
+
+    def run(self, fn: Callable, *args, timeout: float | None = None, **kwargs) -> Any:
+        return self.start(fn, *args, **kwargs).wait(timeout)
+
+    def exec(self, cmd: list[str], check: bool = True, **kwargs) -> subprocess.CompletedProcess:
+        return subprocess.run(["ip", "netns", "exec", self.netns, *cmd], capture_output=True,
+                              text=True, check=check, **kwargs)
+
+    @staticmethod
+    def _path(key: str) -> str:
+        if not key.startswith("net.") or ".." in key:
+            raise ValueError(f"only net.* sysctls live in a namespace: {key!r}")
+        return "/proc/sys/" + key.replace(".", "/")
+
+    def set_sysctl(self, key: str, value) -> None:
+        """Write a net.* sysctl inside this host (never the machine's)."""
+        text = " ".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
+        with entered(self.netns), open(self._path(key), "w") as f:
+            f.write(text)
+
+    def sysctl(self, key: str) -> str:
+        with entered(self.netns):
+            return read_text(self._path(key)).strip()
+
+
+class Lab:
+    """Hosts in namespaces of their own, removed on exit, exceptions and SIGTERM."""
+
+    def __init__(self, roles: tuple[str, ...] = ("client", "server"), name: str | None = None,
+                 sysctls: dict[str, dict] | None = None):
+        if os.geteuid() != 0:
+            raise KernelError("needs root to build lab hosts (network namespaces)")
+        if not 1 <= len(roles) <= 2:
+            raise ValueError("a lab has one or two hosts")
+        n = next(_counter)
+        self.name = name or f"{os.getpid()}-{n}"
+        self.roles = roles
+        self.k = (os.getpid() * 7 + n) % 512  # a /24 of 198.18.0.0/15 per lab
+        self.sysctls = sysctls or {}
+        self.hosts: dict[str, Host] = {}
+        self._previous_sigterm = None
+
+    def _addr(self, i: int) -> tuple[str, str]:
+        return (f"198.{18 + self.k // 256}.{self.k % 256}.{i}",
+                f"fd53:6c:{self.k:x}::{i}")
+
+    def netns_name(self, role: str) -> str:
+        return f"sl-{self.name}-{SHORT.get(role, role[:3])}"
+
+    def up(self) -> Lab:
+        cleanup_stale()
+        _open_labs.append(self)
+        self._guard_sigterm()
+        try:
+            for role in self.roles:
+                ns = self.netns_name(role)
+                _ip("netns", "add", ns)
+                self.hosts[role] = Host(ns, role)
+                _ip("-n", ns, "link", "set", "lo", "up")
+            if len(self.roles) == 2:
+                a, b = (self.hosts[r] for r in self.roles)
+                _ip("-n", a.netns, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0",
+                    "netns", b.netns)
+                for i, host in enumerate((a, b), 1):
+                    host.addr, host.addr6 = self._addr(i)
+                    host.ifname = "eth0"
+                    _ip("-n", host.netns, "addr", "add", f"{host.addr}/24", "dev", "eth0")
+                    _ip("-n", host.netns, "addr", "add", f"{host.addr6}/64", "dev", "eth0",
+                        "nodad")
+                    _ip("-n", host.netns, "link", "set", "eth0", "up")
+            for role, values in self.sysctls.items():
+                for key, value in values.items():
+                    self.hosts[role].set_sysctl(key, value)
+        except BaseException:
+            self.down()
+            raise
+        return self
+
+    def down(self) -> None:
+        for host in self.hosts.values():
+            delete_netns(host.netns)
+        for role in self.roles:  # also half-made ones
+            if role not in self.hosts:
+                delete_netns(self.netns_name(role))
+        self.hosts.clear()
+        with contextlib.suppress(ValueError):
+            _open_labs.remove(self)
+        self._restore_sigterm()
+
+    def __enter__(self) -> Lab:
+        return self.up()
+
+    def __exit__(self, *exc) -> None:
+        self.down()
+
+    def __getattr__(self, role: str) -> Host:
+        hosts = self.__dict__.get("hosts", {})
+        if role in hosts:
+            return hosts[role]
+        raise AttributeError(role)
+
+    def _guard_sigterm(self) -> None:
+        """Turn SIGTERM into KeyboardInterrupt while a lab is open (main thread only), so
+        `finally` blocks run; a handler someone else installed is left alone."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+            self._previous_sigterm = signal.SIG_DFL
+            signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
+
+    def _restore_sigterm(self) -> None:
+        if self._previous_sigterm is not None and not _open_labs:
+            if threading.current_thread() is threading.main_thread():
+                signal.signal(signal.SIGTERM, self._previous_sigterm)
+            self._previous_sigterm = None
+
+
+def _sigterm_to_interrupt(signum, frame):
+    raise KeyboardInterrupt
