@@ -37,7 +37,7 @@ def list_cmd():
 
 def render_outcome(o: Outcome) -> str:
     """A compact evidence table and the pass/fail line, within 80 columns."""
-    lines = [f"{o.number:>2}. {o.name}: {o.claim.split('. ')[0].rstrip('.')}."]
+    lines = [f"{o.number:>2}. {o.name}: {o.title}"[:80]]
     for c in o.checks:
         mark = "ok " if c.passed else "XX "
         lines.append(f"   {mark}{c.message()[:74]}")

@@ -126,6 +126,7 @@ class Run:
 class Outcome:
     name: str
     number: int
+    title: str
     claim: str
     checks: list[Check]
     run: Run
@@ -142,7 +143,7 @@ class Outcome:
 
     def to_json(self) -> dict:
         return {
-            "name": self.name, "number": self.number, "claim": self.claim,
+            "name": self.name, "number": self.number, "title": self.title, "claim": self.claim,
             "passed": self.passed, "error": self.error,
             "expected": {c.key: c.expect.to_json() for c in self.checks},
             "observed": {c.key: c.observed for c in self.checks},
@@ -179,5 +180,5 @@ class Scenario:
         except Exception as exc:  # a broken experiment is a failed scenario, with why
             error = f"{type(exc).__name__}: {exc}"
         checks = [Check(key, exp, run.observed.get(key)) for key, exp in expected.items()]
-        return Outcome(self.name, self.number, self.claim, checks, run,
+        return Outcome(self.name, self.number, self.title, self.claim, checks, run,
                        time.monotonic() - started, error)
