@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -35,14 +36,18 @@ def tab_row(dom: str) -> list[str]:
     return [re.sub(r"<[^>]+>", "", c) for c in cells]
 
 
-def wait_for_ui(port: int) -> None:
-    for _ in range(100):
+def wait_for_samples(port: int) -> None:
+    """Until the UI is up and the first sample has reached it."""
+    for _ in range(200):
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1).close()
-            return
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/socklife/series",
+                                        timeout=1) as answer:
+                if json.load(answer)["points"]:
+                    return
         except OSError:
-            time.sleep(0.1)
-    raise AssertionError("web UI did not come up")
+            pass
+        time.sleep(0.1)
+    raise AssertionError("no sample reached the web UI")
 
 
 def test_tcp_states_tab_shows_live_numbers_and_chart_draws(tmp_path):
@@ -50,7 +55,7 @@ def test_tcp_states_tab_shows_live_numbers_and_chart_draws(tmp_path):
     proc = start_locust("short_tcp.py", "-u", "4", "-r", "4", "--autostart", "-t", "40s",
                         "--web-host", "127.0.0.1", "--web-port", str(port), cwd=tmp_path)
     try:
-        wait_for_ui(port)
+        wait_for_samples(port)
         first = dump_dom(f"http://127.0.0.1:{port}/?tab=tcp-states")
         time.sleep(3)
         second = dump_dom(f"http://127.0.0.1:{port}/?tab=tcp-states")

@@ -16,7 +16,6 @@ import logging
 import time
 from collections import deque
 
-import gevent
 from locust import events
 from locust.runners import WORKER_REPORT_INTERVAL, MasterRunner, WorkerRunner
 
@@ -25,7 +24,7 @@ from harness.load.arguments import Settings, add_arguments, port_of_host
 from harness.load.collector import Collector, failed_checks
 from harness.load.csv_sink import TcpCsv
 from harness.load.hostkey import HostLock, host_label
-from harness.load.source import SampleSource
+from harness.load.source import SampleProcess
 
 MESSAGE = "socklife_sample"
 log = logging.getLogger("socklife")
@@ -73,7 +72,7 @@ class LoadWatch:
         self.csv: TcpCsv | None = None
         self.jsonl = None
         self.lock: HostLock | None = None
-        self.source: SampleSource | None = None
+        self.source: SampleProcess | None = None
         self.key = self.label = None
         self.sampler = None
         self.checked: list[str] | None = None
@@ -136,7 +135,7 @@ class LoadWatch:
             if not self.lock.held and not self.lock.acquire():
                 log.info("socklife: another process samples %s", self.label)
                 return
-        self.source = SampleSource(s.netns, s.ports, s.interval)
+        self.source = SampleProcess(s.netns, s.ports, s.interval).start()
         self.sampler = self.runner.greenlet.spawn(self._sample_loop)
         self.sampler.link_exception(self._sampler_died)
 
@@ -144,26 +143,21 @@ class LoadWatch:
         log.error("socklife: the sampler stopped: %r", greenlet.exception)
         self.sampler = None
 
-    def sample_once(self) -> None:
-        sample = self.source.next()
-        self.runner.send_message(MESSAGE, {"key": self.key, "label": self.label,
-                                           "sample": sample})
-
     def _sample_loop(self) -> None:
-        interval = self.settings.interval
-        next_at = time.monotonic()
-        while True:
-            self.sample_once()
-            next_at += interval
-            gevent.sleep(max(0.0, next_at - time.monotonic()))
-            next_at = max(next_at, time.monotonic() - interval)
+        for sample in self.source.samples():
+            self.runner.send_message(MESSAGE, {"key": self.key, "label": self.label,
+                                               "sample": sample})
 
     def stop_sampler(self, final: bool) -> None:
-        if self.sampler is not None:
-            self.sampler.kill(block=True)
-            self.sampler = None
-            if final:
-                self.sample_once()
+        """End the child; with ``final`` after its last sample has been sent on."""
+        if self.sampler is None:
+            return
+        if final:
+            self.source.finish()
+            self.sampler.join(timeout=10 + 2 * self.settings.interval)
+        self.sampler.kill(block=True)
+        self.sampler = None
+        self.source.kill()
 
     def on_test_stop(self, environment, **_kw) -> None:
         self.stop_sampler(final=True)

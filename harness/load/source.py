@@ -1,28 +1,53 @@
-"""Samples for the load run, taken without blocking gevent.
+"""Samples for the load run, read without blocking gevent.
 
-One reading (``harness.observe.snapshot.take``: a sock_diag dump, /proc counters,
-sysctls and the owners of listeners and CLOSE_WAIT sockets) runs in gevent's thread
-pool, so the Users' greenlets keep running while the kernel is read.
+The sampling itself runs in a child process (sampler_proc.py) that prints one JSON
+sample per line; here a greenlet reads those lines through gevent's cooperative pipes,
+so the Users' greenlets never wait for a dump to be decoded.
 """
 
 from __future__ import annotations
 
-from harness.observe.snapshot import take
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
 
 
-class SampleSource:
-    """``next()`` returns one sample dict (record_format.md) for ``netns``/``ports``."""
+class SampleProcess:
+    """The child sampler for ``netns``/``ports`` every ``interval`` seconds."""
 
     def __init__(self, netns: str | None, ports=(), interval: float = 1.0):
         self.netns, self.ports, self.interval = netns, tuple(ports), interval
+        self.proc: subprocess.Popen | None = None
 
-    def _read(self) -> dict:
-        sample = take(self.netns, self.ports)
-        sample["interval_s"] = self.interval
-        sample["ports"] = list(self.ports)
-        return sample
+    def command(self) -> list[str]:
+        argv = [sys.executable, "-m", "harness.load.sampler_proc",
+                "--interval", str(self.interval), "--parent", str(os.getpid())]
+        if self.netns:
+            argv += ["--netns", self.netns]
+        for port in self.ports:
+            argv += ["--port", str(port)]
+        return argv
 
-    def next(self) -> dict:
-        import gevent  # the load side only: gevent comes with Locust
+    def start(self) -> SampleProcess:
+        self.proc = subprocess.Popen(self.command(), stdout=subprocess.PIPE, text=True)
+        return self
 
-        return gevent.get_hub().threadpool.apply(self._read)
+    def samples(self) -> Iterator[dict]:
+        """Each sample as it comes, until the child ends."""
+        for line in self.proc.stdout:
+            if line.endswith("\n"):
+                yield json.loads(line)
+
+    def finish(self) -> None:
+        """Ask for a last sample and the end (samples() then runs out)."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+
+    def kill(self) -> None:
+        if self.proc:
+            if self.proc.poll() is None:
+                self.proc.kill()
+            self.proc.wait()
+            self.proc.stdout.close()

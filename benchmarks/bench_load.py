@@ -1,0 +1,126 @@
+"""Short connections per second through Locust (locustfiles/short_tcp.py, --processes 2)
+against `wrk -H 'Connection: close'`, both to the same nginx, and the sampler's cost.
+
+Like with like: short_tcp.py sends the same HTTP/1.1 GET with `Connection: close`
+(`--request http --closer server`) that wrk sends, to the same nginx (one worker
+process), so each connection is one request and nginx closes first in both. wrk runs
+one thread, 10 connections; Locust 10 Users over 2 worker processes. The sampler's cost
+is Locust's rate with the plugin sampling at 10 Hz (`--socklife-interval 0.1`) against
+the same run with sampling once an hour (a sample at the start and one at the stop, so
+effectively off), in the same rounds. As root everything runs in a throw-away namespace
+sl-bconn-<pid> (bench_connect.py's `Place`), whose TIME_WAIT sockets vanish with it.
+
+Usage: python benchmarks/bench_load.py [--duration S] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+
+from bench_connect import NGINX_CONF, Place, _interrupt, _stop
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+NGINX_PORT = 7002
+VARIANTS = {"sampler off": "3600", "sampler 10 Hz": "0.1"}
+
+
+def start_nginx(place: Place, tmp: str) -> subprocess.Popen:
+    conf = os.path.join(tmp, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write(NGINX_CONF.format(tmp=tmp, port=NGINX_PORT))
+    nginx = subprocess.Popen(place.cmd(["nginx", "-p", tmp, "-c", conf]),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    place.wait_listening(NGINX_PORT, nginx)
+    return nginx
+
+
+def wrk_rate(place: Place, duration: int) -> float:
+    out = subprocess.run(place.cmd([
+        "wrk", "-t1", "-c10", f"-d{duration}s", "-H", "Connection: close",
+        f"http://127.0.0.1:{NGINX_PORT}/"]), check=True, capture_output=True, text=True).stdout
+    return float(out.split("Requests/sec:")[1].split()[0])
+
+
+def locust_rate(place: Place, duration: int, interval: str, tmp: str) -> tuple[float, int]:
+    """(connections per second, samples taken)."""
+    prefix = os.path.join(tmp, f"load-{interval}")
+    subprocess.run(place.cmd([
+        sys.executable, "-m", "locust", "-f", os.path.join(ROOT, "locustfiles", "short_tcp.py"),
+        "--headless", "-u", "10", "-r", "10", "-t", f"{duration}s", "--processes", "2",
+        "--host", f"tcp://127.0.0.1:{NGINX_PORT}", "--request", "http", "--closer", "server",
+        "--socklife-interval", interval, "--csv", prefix, "--json-file", prefix,
+        "--only-summary", "--loglevel", "WARNING"]),
+        check=True, capture_output=True, text=True, cwd=tmp)
+    with open(prefix + ".json") as f:
+        stats = {s["name"]: s for s in json.load(f)}
+    connect = stats["connect"]
+    if connect["num_failures"]:
+        print(f"  locust: {connect['num_failures']} failed connects", file=sys.stderr)
+    rate = connect["num_requests"] / (connect["last_request_timestamp"] - connect["start_time"])
+    with open(prefix + "_tcp.csv") as f:
+        samples = sum(1 for _ in csv.DictReader(f))
+    return rate, samples
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--duration", type=int, default=10, help="seconds per run")
+    ap.add_argument("--runs", type=int, default=3, help="rounds (each: wrk, off, 10 Hz)")
+    args = ap.parse_args(argv)
+    for tool in ("wrk", "nginx"):
+        if shutil.which(tool) is None:
+            print(f"bench_load: {tool} not found (Debian packages wrk, nginx)", file=sys.stderr)
+            return 2
+    signal.signal(signal.SIGTERM, _interrupt)
+    wrk: list[float] = []
+    ours: dict[str, list[float]] = {name: [] for name in VARIANTS}
+    samples: list[int] = []
+    tmp = tempfile.mkdtemp(prefix="sl-bench-load-")
+    try:
+        with Place() as place:
+            nginx = start_nginx(place, tmp)
+            try:
+                for _ in range(args.runs):
+                    wrk.append(wrk_rate(place, args.duration))
+                    for name, interval in VARIANTS.items():
+                        rate, n = locust_rate(place, args.duration, interval, tmp)
+                        ours[name].append(rate)
+                        if interval == "0.1":
+                            samples.append(n)
+            finally:
+                _stop(nginx)
+    except KeyboardInterrupt:
+        print("bench_load: interrupted; nginx stopped, namespace removed", file=sys.stderr)
+        return 130
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    where = f"namespace {place.netns}" if place.netns else "host loopback"
+    m_wrk = statistics.median(wrk)
+    m = {name: statistics.median(rates) for name, rates in ours.items()}
+    print(f"Short connections per second to nginx ({where}), {args.duration} s runs, "
+          f"median of {args.runs}:")
+    print(f"{'client':<46} {'conns/s':>9}  runs")
+    print(f"{'wrk -t1 -c10 (Connection: close)':<46} {m_wrk:>9,.0f}  "
+          + ", ".join(f"{r:,.0f}" for r in wrk))
+    for name, rates in ours.items():
+        label = f"locust short_tcp.py --processes 2, {name}"
+        print(f"{label:<46} {m[name]:>9,.0f}  " + ", ".join(f"{r:,.0f}" for r in rates))
+    off, on = m["sampler off"], m["sampler 10 Hz"]
+    print(f"{'ratio locust (sampler off) / wrk':<46} {off / m_wrk:>9.2f}")
+    print(f"{'sampler cost at 10 Hz (throughput lost)':<46} {(off - on) / off:>9.1%}")
+    print(f"{'samples per 10 Hz run':<46} {statistics.median(samples):>9.0f}  "
+          + ", ".join(str(n) for n in samples))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
