@@ -158,6 +158,12 @@ class Stage:
     def flags_seen(self, role: str | None = None) -> list[str]:
         return [s["flags"] for s in self.segments if role is None or s["src"] == role]
 
+    def sent(self, role: str, flag: str) -> bool | None:
+        """Whether ``role`` sent a segment with ``flag`` set (None: nothing captured)."""
+        if not self.segments:
+            return None
+        return any(flag in s["flags"].split(",") for s in self.segments if s["src"] == role)
+
     def first(self, flags: str, role: str | None = None) -> dict | None:
         for s in self.segments:
             if s["flags"] == flags and (role is None or s["src"] == role):

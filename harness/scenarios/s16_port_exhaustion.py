@@ -1,0 +1,86 @@
+"""16. Ephemeral port exhaustion, tcp_tw_reuse, IP_BIND_ADDRESS_NO_PORT."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+from harness.scenarios.base import Expect, Run, Scenario
+from harness.scenarios.s03_close_server_first import errno_name
+from harness.scenarios.stage import Stage
+
+PORTS = 10
+RANGE = (40000, 40000 + PORTS - 1)
+IP_BIND_ADDRESS_NO_PORT = 24
+
+
+class PortExhaustion(Scenario):
+    name = "port-exhaustion"
+    number = 16
+    title = "A small port range ends in EADDRNOTAVAIL; tcp_tw_reuse recycles TIME_WAIT"
+    claim = ("Each short connection the client closes first keeps its ephemeral port in "
+             "TIME_WAIT for 60 s, so a client with N ports to one destination fails with "
+             "EADDRNOTAVAIL after N connections. tcp_tw_reuse=1 lets connect() take over a "
+             "TIME_WAIT port older than 1 s (counted as TWRecycled). bind() to an address "
+             "picks a port for every destination at once; IP_BIND_ADDRESS_NO_PORT defers "
+             "the choice to connect().")
+    shortened = (f"ip_local_port_range {RANGE[0]}-{RANGE[1]} ({PORTS} ports) on the client",)
+    expected = {
+        "ok_before_exhaustion": Expect(PORTS),
+        "error_after": Expect("EADDRNOTAVAIL"),
+        "ok_with_tw_reuse": Expect(PORTS),
+        "tw_recycled": Expect(PORTS, "at_least"),
+        "bind_without_no_port": Expect("EADDRINUSE"),
+        "bind_with_no_port": Expect("ok"),
+    }
+
+    def execute(self, run: Run) -> None:
+        sysctls = {"client": {"net.ipv4.ip_local_port_range": RANGE,
+                              "net.ipv4.tcp_tw_reuse": 0}}
+        with Stage(run, sysctls=sysctls) as st, st.listen(backlog=64) as lst:
+            ok, err = self._short_connections(st, lst, PORTS + 3)
+            run.observe("ok_before_exhaustion", ok)
+            run.observe("error_after", err)
+            run.evidence["client_time_wait"] = len(st.dump("client", states=["TIME_WAIT"]))
+            # Ports held in TIME_WAIT also block bind(addr, 0), unless the choice waits
+            # for connect() (IP_BIND_ADDRESS_NO_PORT), which may reuse them per destination.
+            run.observe("bind_without_no_port", self._bind_any(st, no_port=False))
+            run.observe("bind_with_no_port", self._bind_any(st, no_port=True))
+            st.client.set_sysctl("net.ipv4.tcp_tw_reuse", 1)
+            time.sleep(1.1)  # TIME_WAIT must be older than 1 s to be reused
+            before = st.counters("client")["TWRecycled"]
+            ok2, _ = self._short_connections(st, lst, PORTS)
+            run.observe("ok_with_tw_reuse", ok2)
+            run.observe("tw_recycled", st.counters("client")["TWRecycled"] - before)
+
+    @staticmethod
+    def _short_connections(st: Stage, lst, count: int) -> tuple[int, str | None]:
+        ok, err = 0, None
+        for _ in range(count):
+            try:
+                c = st.connect()
+            except OSError as exc:
+                err = errno_name(exc)
+                continue
+            conn, _ = lst.accept()
+            c.close()  # client first: its port goes to TIME_WAIT
+            conn.recv(1)
+            conn.close()
+            ok += 1
+        return ok, err
+
+    @staticmethod
+    def _bind_any(st: Stage, no_port: bool) -> str:
+        s = st.socket("client")
+        try:
+            if no_port:
+                s.setsockopt(socket.IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1)
+            s.bind((st.client.addr, 0))
+            return "ok"
+        except OSError as exc:
+            return errno_name(exc)
+        finally:
+            s.close()
+
+
+SCENARIO = PortExhaustion()
