@@ -14,6 +14,7 @@ import argparse
 import ctypes
 import json
 import os
+import select
 import signal
 import sys
 import time
@@ -21,10 +22,6 @@ import time
 from harness.observe.snapshot import take
 
 PR_SET_PDEATHSIG = 1
-
-
-class _Stop(Exception):
-    """Raised by SIGTERM only while sleeping: never in the middle of a line."""
 
 
 def read(netns: str | None, ports: tuple[int, ...], interval: float) -> dict:
@@ -44,14 +41,11 @@ def main(argv: list[str] | None = None) -> int:
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     if args.parent is not None and os.getppid() != args.parent:
         return 0  # the parent died before the death signal was armed
-    stopping, sleeping = [], []
-
-    def on_term(*_):
-        stopping.append(True)
-        if sleeping:
-            raise _Stop
-
-    signal.signal(signal.SIGTERM, on_term)
+    # SIGTERM only sets a flag (never cuts a line short); the wakeup pipe ends the wait
+    stopping: list[bool] = []
+    wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     ports = tuple(args.port)
     next_at = time.monotonic()
     while True:
@@ -65,14 +59,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         next_at = max(next_at + args.interval, time.monotonic() - args.interval)
         delay = next_at - time.monotonic()
-        sleeping.append(True)
-        try:
-            if delay > 0 and not stopping:
-                time.sleep(delay)
-        except _Stop:
-            pass  # one last sample, then the end
-        finally:
-            sleeping.clear()
+        if delay > 0 and not stopping:
+            select.select([wake_r], [], [], delay)  # a SIGTERM: one last sample, the end
 
 
 if __name__ == "__main__":
