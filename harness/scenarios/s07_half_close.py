@@ -1,0 +1,58 @@
+"""7. Half-close: after shutdown(SHUT_WR) the peer can still send."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+from harness.kernel.inet_diag import STATE_NAMES
+from harness.scenarios.base import Expect, Run, Scenario
+from harness.scenarios.stage import Stage
+
+REPLY = b"still talking after your FIN"
+
+
+def tcp_state(sock: socket.socket) -> str:
+    return STATE_NAMES[sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 8)[0]]
+
+
+class HalfClose(Scenario):
+    name = "half-close"
+    number = 7
+    title = "After shutdown(SHUT_WR) the peer can still send; data arrives in FIN_WAIT2"
+    claim = ("shutdown(SHUT_WR) sends a FIN but keeps the receive side open: the peer, in "
+             "CLOSE_WAIT, can go on sending, and the data arrives at the half-closed side "
+             "while it is in FIN_WAIT2.")
+    expected = {
+        "client_state_when_data_arrived": Expect("FIN_WAIT2"),
+        "server_state_when_sending": Expect("CLOSE_WAIT"),
+        "received_after_shutdown": Expect(REPLY.decode()),
+        "client_path": Expect(["ESTABLISHED", "FIN_WAIT1", "FIN_WAIT2"], "in_order"),
+    }
+
+    def execute(self, run: Run) -> None:
+        with Stage(run) as st, st.listen() as lst:
+            with st.evidence():
+                c = st.connect()
+                conn, _ = lst.accept()
+                c.shutdown(socket.SHUT_WR)
+                assert conn.recv(16) == b""  # the server sees the client's FIN
+                deadline = time.monotonic() + 1.0  # ...and its ACK reaches the client
+                while tcp_state(c) == "FIN_WAIT1" and time.monotonic() < deadline:
+                    time.sleep(0.005)
+                run.observe("server_state_when_sending", tcp_state(conn))
+                conn.sendall(REPLY)
+                data = b""
+                while len(data) < len(REPLY):
+                    chunk = c.recv(64)
+                    if not chunk:
+                        break
+                    data += chunk
+                run.observe("received_after_shutdown", data.decode(errors="replace"))
+                run.observe("client_state_when_data_arrived", tcp_state(c))
+                conn.close()
+                c.close()
+            run.observe("client_path", st.path("client"))
+
+
+SCENARIO = HalfClose()
