@@ -29,10 +29,9 @@ def command():
 
 @command.command("list")
 def list_cmd():
-    """Name and one-line claim of each scenario."""
+    """Name and one-line claim of each scenario (`run` needs root for all of them)."""
     for s in all_scenarios():
-        root = "" if not s.needs_root else " [root]"
-        click.echo(f"{s.number:>2} {s.name:<24} {s.title}{root}")
+        click.echo(f"{s.number:>2} {s.name:<24} {s.title}")
 
 
 def render_outcome(o: Outcome) -> str:

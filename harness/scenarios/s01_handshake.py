@@ -22,7 +22,7 @@ def accept_and_echo(lst: socket.socket) -> str:
 class Handshake(Scenario):
     name = "handshake"
     number = 1
-    title = "SYN, SYN+ACK, ACK; accept() returns an ESTABLISHED socket"
+    title = "SYN, SYN+ACK, ACK; accept() gives ESTABLISHED"
     claim = ("Connection set-up takes three segments: the client's SYN (seq=x), the "
              "server's SYN+ACK (seq=y, ack=x+1) and the client's ACK (seq=x+1, ack=y+1). "
              "The SYN and the SYN+ACK each consume one sequence number. The client goes "

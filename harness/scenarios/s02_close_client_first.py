@@ -11,7 +11,7 @@ from harness.scenarios.stage import Stage
 class CloseClientFirst(Scenario):
     name = "close-client-first"
     number = 2
-    title = "Client closes first: FIN_WAIT1/2 -> TIME_WAIT; server CLOSE_WAIT -> LAST_ACK"
+    title = "Client closes first: FIN_WAIT1/2, TIME_WAIT"
     claim = ("The side that closes first sends FIN and goes FIN_WAIT1, then FIN_WAIT2 when "
              "it is acknowledged, then TIME_WAIT when the peer's FIN arrives. The peer goes "
              "CLOSE_WAIT on the FIN, LAST_ACK when it closes, and CLOSED on the last ACK. "

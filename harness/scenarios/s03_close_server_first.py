@@ -16,7 +16,7 @@ def errno_name(exc: OSError) -> str:
 class CloseServerFirst(Scenario):
     name = "close-server-first"
     number = 3
-    title = "Server closes first: TIME_WAIT on the server; rebind needs SO_REUSEADDR"
+    title = "Server closes first: TIME_WAIT holds its port"
     claim = ("Whoever sends the first FIN ends in TIME_WAIT. When the server closes first, "
              "the TIME_WAIT socket holds the server's own port: restarting the listener "
              "without SO_REUSEADDR fails with EADDRINUSE, and with SO_REUSEADDR it succeeds.")

@@ -13,7 +13,7 @@ PAUSE_S = 2.0
 class TimeWaitLength(Scenario):
     name = "time-wait-length"
     number = 4
-    title = "TIME_WAIT lasts 60 s (TCP_TIMEWAIT_LEN), not 2 x MSL = 4 min"
+    title = "TIME_WAIT lasts 60 s on Linux, not 2 x MSL"
     claim = ("The classic account holds a closed connection in TIME_WAIT for twice the "
              "maximum segment lifetime, 2 x 2 min = 4 min. Linux uses a fixed "
              "TCP_TIMEWAIT_LEN of 60 s, and tcp_fin_timeout does not change it. Measured from "

@@ -16,7 +16,7 @@ CONNECTIONS = 60
 class Reuse(Scenario):
     name = "reuse"
     number = 5
-    title = "SO_REUSEADDR must be on both sockets; SO_REUSEPORT spreads connections"
+    title = "SO_REUSEADDR on both sockets; SO_REUSEPORT"
     claim = ("A port held in TIME_WAIT can be bound again only if SO_REUSEADDR was set on "
              "the old socket too: a client that bound a fixed source port without it leaves "
              "a TIME_WAIT that blocks even a new socket that sets it. SO_REUSEPORT lets "

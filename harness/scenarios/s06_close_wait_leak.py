@@ -13,7 +13,7 @@ FIN_TIMEOUT_S = 3
 class CloseWaitLeak(Scenario):
     name = "close-wait-leak"
     number = 6
-    title = "A server that never closes keeps CLOSE_WAIT; the peer's FIN_WAIT2 times out"
+    title = "Never close(): CLOSE_WAIT stays, FIN_WAIT2 ends"
     claim = ("When the peer closes and the application never calls close(), its socket "
              "stays in CLOSE_WAIT for as long as the process holds it: the kernel has no "
              "timer for it. The peer, orphaned in FIN_WAIT2, gives up after "

@@ -19,7 +19,7 @@ def tcp_state(sock: socket.socket) -> str:
 class HalfClose(Scenario):
     name = "half-close"
     number = 7
-    title = "After shutdown(SHUT_WR) the peer can still send; data arrives in FIN_WAIT2"
+    title = "After SHUT_WR the peer still sends (FIN_WAIT2)"
     claim = ("shutdown(SHUT_WR) sends a FIN but keeps the receive side open: the peer, in "
              "CLOSE_WAIT, can go on sending, and the data arrives at the half-closed side "
              "while it is in FIN_WAIT2.")

@@ -11,7 +11,7 @@ from harness.scenarios.stage import Stage
 class LostFinalAck(Scenario):
     name = "lost-final-ack"
     number = 8
-    title = "Lost final ACK: the FIN is sent again and TIME_WAIT answers it (not RST)"
+    title = "Lost final ACK: FIN again, TIME_WAIT answers"
     claim = ("If the last ACK of the close is lost, the side in LAST_ACK retransmits its "
              "FIN. The side in TIME_WAIT still knows the connection and acknowledges it "
              "again: that is what TIME_WAIT is for. Had it gone straight to CLOSED, the "

@@ -12,7 +12,7 @@ from harness.scenarios.stage import Stage
 class LostHandshakeAck(Scenario):
     name = "lost-handshake-ack"
     number = 9
-    title = "Lost third ACK: server SYN_RECV retransmits SYN+ACK; client data completes it"
+    title = "Lost third ACK: SYN_RECV; data completes it"
     claim = ("If the handshake's last ACK is lost, the client is ESTABLISHED already while "
              "the server's request sits in SYN_RECV and retransmits its SYN+ACK (after 1 s). "
              "The client's first data segment carries the same acknowledgement, so it "

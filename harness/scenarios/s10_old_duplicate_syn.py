@@ -33,7 +33,7 @@ def syn_segment(src: str, dst: str, sport: int, dport: int, seq: int) -> bytes:
 class OldDuplicateSyn(Scenario):
     name = "old-duplicate-syn"
     number = 10
-    title = "A stale SYN: the client host RSTs the SYN+ACK; the server drops the half-open"
+    title = "Stale SYN: client host answers RST"
     claim = ("Why three messages: a SYN left over from an old connection can reach the "
              "server long after its sender gave up. The server answers with SYN+ACK; the "
              "client host, which has no such connection, answers RST, and the server drops "

@@ -16,7 +16,7 @@ CLIENTS = 10
 class AcceptQueue(Scenario):
     name = "accept-queue"
     number = 11
-    title = "listen(backlog) holds backlog+1; more SYNs are dropped; abort_on_overflow RSTs"
+    title = "Accept queue holds backlog+1, then drops SYNs"
     claim = ("A listener that does not accept() holds backlog + 1 completed connections "
              "in its accept queue. Further SYNs are dropped (ListenOverflows) and those "
              "clients wait in SYN_SENT, retransmitting. With tcp_abort_on_overflow=1 the "

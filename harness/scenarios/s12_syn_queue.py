@@ -14,7 +14,7 @@ SYNS = 20
 class SynQueue(Scenario):
     name = "syn-queue"
     number = 12
-    title = "Unanswered handshakes fill the SYN queue (SYN_RECV); then syncookies"
+    title = "SYN queue of SYN_RECV requests; syncookies"
     claim = ("Each SYN a listener answers leaves a request socket in SYN_RECV until the "
              "handshake's last ACK arrives. When the client never answers, the requests "
              "pile up to the listener's backlog + 1 (measured here: the same off-by-one "

@@ -13,7 +13,7 @@ from harness.sockets.options import set_linger_rst
 class LingerRst(Scenario):
     name = "linger-rst"
     number = 13
-    title = "SO_LINGER {1, 0}: close() sends RST; no TIME_WAIT; the peer gets ECONNRESET"
+    title = "SO_LINGER {1,0}: RST, no TIME_WAIT"
     claim = ("With SO_LINGER set to on with a zero timeout, close() aborts the connection: "
              "the kernel sends RST instead of FIN, neither side enters TIME_WAIT, and the "
              "peer's next read fails with ECONNRESET.")

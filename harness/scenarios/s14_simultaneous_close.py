@@ -11,7 +11,7 @@ from harness.scenarios.stage import Stage
 class SimultaneousClose(Scenario):
     name = "simultaneous-close"
     number = 14
-    title = "Simultaneous close: FINs cross, both sides CLOSING, then both TIME_WAIT"
+    title = "Simultaneous close: both CLOSING, both TIME_WAIT"
     claim = ("When both sides close at once, each receives the other's FIN while its own "
              "is still unacknowledged: both go FIN_WAIT1 -> CLOSING, and on the ACKs both "
              "end in TIME_WAIT. To make the FINs cross, the lab drops both first FINs; their "

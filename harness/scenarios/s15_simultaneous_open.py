@@ -14,7 +14,7 @@ PORT_A, PORT_B = 7101, 7102
 class SimultaneousOpen(Scenario):
     name = "simultaneous-open"
     number = 15
-    title = "Simultaneous open: two connect()s meet without listen(); SYN_SENT -> SYN_RECV"
+    title = "Simultaneous open: connect() to connect()"
     claim = ("Two sockets bound to known ports can connect to each other at the same time "
              "with no listener: each receives the other's SYN while in SYN_SENT, moves to "
              "SYN_RECV, answers SYN+ACK, and both end ESTABLISHED. The lab drops each first "

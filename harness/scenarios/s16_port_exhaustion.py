@@ -17,7 +17,7 @@ IP_BIND_ADDRESS_NO_PORT = 24
 class PortExhaustion(Scenario):
     name = "port-exhaustion"
     number = 16
-    title = "A small port range ends in EADDRNOTAVAIL; tcp_tw_reuse recycles TIME_WAIT"
+    title = "Port exhaustion: EADDRNOTAVAIL; tcp_tw_reuse"
     claim = ("Each short connection the client closes first keeps its ephemeral port in "
              "TIME_WAIT for 60 s, so a client with N ports to one destination fails with "
              "EADDRNOTAVAIL after N connections. tcp_tw_reuse=1 lets connect() take over a "

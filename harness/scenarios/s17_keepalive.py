@@ -15,7 +15,7 @@ IDLE, INTVL, CNT = 1, 1, 3
 class Keepalive(Scenario):
     name = "keepalive"
     number = 17
-    title = "Keepalive finds a dead peer after idle + probes x interval (Linux: 9 probes)"
+    title = "Keepalive: dead peer after idle + 9 probes"
     claim = ("With SO_KEEPALIVE an idle connection is probed after tcp_keepalive_time; "
              "a peer that never answers is declared dead after tcp_keepalive_probes "
              "unanswered probes sent tcp_keepalive_intvl apart, and the application sees "

@@ -16,7 +16,7 @@ TCP_USER_TIMEOUT = getattr(socket, "TCP_USER_TIMEOUT", 18)
 class RetransmissionTimeout(Scenario):
     name = "retransmission-timeout"
     number = 18
-    title = "An unreachable peer: retransmissions, then ETIMEDOUT and CLOSE without FINs"
+    title = "Unreachable peer: ETIMEDOUT, CLOSE, no FIN"
     claim = ("Data sent to a peer that has become unreachable is retransmitted with "
              "exponential backoff until TCP_USER_TIMEOUT (or, by default, tcp_retries2 = 15 "
              "retransmissions, about 15 minutes) runs out; then the connection is dropped: "

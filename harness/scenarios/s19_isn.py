@@ -19,7 +19,7 @@ def signed_gap(a: int, b: int) -> int:
 class InitialSequenceNumbers(Scenario):
     name = "isn"
     number = 19
-    title = "ISNs of consecutive connections are spread over 32 bits, not a 4 µs clock"
+    title = "ISNs are spread, not a 4 µs counter"
     claim = ("The classic account draws the initial sequence number from a clock that "
              "ticks every 4 µs. Linux (RFC 6528) adds a keyed hash of the 4-tuple to a "
              "clock, so consecutive connections from different source ports to the same "

@@ -16,7 +16,7 @@ PAYLOAD = b"GET / in the SYN"
 class FastOpen(Scenario):
     name = "fast-open"
     number = 20
-    title = "TCP Fast Open: with a cookie, the SYN carries data"
+    title = "TCP Fast Open: data in the SYN"
     claim = ("The classic account says a SYN carries no data. With TCP Fast Open "
              "(RFC 7413) a client first gets a cookie in a SYN+ACK; on the next connection "
              "its SYN carries the cookie and data, and the server hands the data to the "
