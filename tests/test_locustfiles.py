@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import os
 
+import pytest
 from load_util import finish, start_locust
 
 from harness.sockets import Server
@@ -77,3 +79,20 @@ def test_accept_overflow_fills_the_queue_and_fails_the_overflow_check(tmp_path):
     rows = list(csv.DictReader((tmp_path / "ovf_tcp.csv").open()))
     assert max(int(row["accept_queue"]) for row in rows) >= 4  # backlog 4: full or nearly
     assert int(rows[-1]["listen_overflows"]) > int(rows[0]["listen_overflows"])
+
+
+@pytest.mark.root
+def test_port_exhaustion_runs_out_of_ports_in_its_lab(tmp_path):
+    code, out = finish(start_locust("port_exhaustion.py", "--headless", "-u", "2", "-r", "2",
+                                    "-t", "13s", "--csv", "ports", "--socklife-max",
+                                    "eaddrnotavail=0", cwd=tmp_path))
+    assert code == 3, out
+    assert "CHECK FAILED: eaddrnotavail=0 observed" in out and "EADDRNOTAVAIL" in out
+    rows = list(csv.DictReader((tmp_path / "ports_tcp.csv").open()))
+    assert {row["ephemeral_usable"] for row in rows} == {"200"}  # the lab client's range
+    assert rows[-1]["ephemeral_headroom"] == "0" and rows[-1]["TIME_WAIT"] == "200"
+    # failures start only once the headroom is gone
+    first_failing = next(i for i, row in enumerate(rows) if float(row["failures_per_s"]) > 0)
+    assert int(rows[first_failing - 1]["ephemeral_headroom"]) < 40
+    lab_client = rows[0]["host"].split("/", 1)[1]  # the sampled namespace: the lab's client
+    assert lab_client.startswith("sl-") and not os.path.exists(f"/run/netns/{lab_client}")

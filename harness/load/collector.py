@@ -36,6 +36,13 @@ def fraction_max(sample: dict) -> float:
     return max((d["fraction"] for d in dests), default=0.0)
 
 
+def exhausted_in(sample: dict) -> float | None:
+    """The soonest forecast exhaustion of a destination's ports, in seconds (or None)."""
+    dests = (sample.get("ephemeral") or {}).get("by_destination") or []
+    times = [d["exhausted_in_s"] for d in dests if d.get("exhausted_in_s") is not None]
+    return min(times, default=None)
+
+
 def leak_count(sample: dict) -> int:
     return int((sample.get("leaks") or {}).get("count", 0))
 

@@ -4,7 +4,8 @@ Columns: time, host, the eleven TCP states, listeners, the fullest accept queue
 (``accept_queue``/``backlog``/``accept_queue_fill``), ``listen_overflows`` (kernel
 counter, cumulative), ``leaks``, ephemeral ports (``ephemeral_in_use``,
 ``ephemeral_usable``, ``ephemeral_headroom`` for the busiest destination,
-``ephemeral_fraction_max``), and Locust's ``rps``, ``failures_per_s``, ``users``.
+``ephemeral_fraction_max``, ``ephemeral_exhausted_in_s``: the sampler's soonest
+forecast), and Locust's ``rps``, ``failures_per_s``, ``users``.
 """
 
 from __future__ import annotations
@@ -13,12 +14,18 @@ import csv
 import io
 
 from harness.kernel.inet_diag import STATES
-from harness.load.collector import fraction_max, headroom, leak_count, listener_fill
+from harness.load.collector import (
+    exhausted_in,
+    fraction_max,
+    headroom,
+    leak_count,
+    listener_fill,
+)
 
 COLUMNS = (
     "time", "host", *STATES, "listeners", "accept_queue", "backlog", "accept_queue_fill",
     "listen_overflows", "leaks", "ephemeral_in_use", "ephemeral_usable", "ephemeral_headroom",
-    "ephemeral_fraction_max", "rps", "failures_per_s", "users",
+    "ephemeral_fraction_max", "ephemeral_exhausted_in_s", "rps", "failures_per_s", "users",
 )
 
 
@@ -28,6 +35,7 @@ def row_of(label: str, sample: dict) -> list:
     eph = sample.get("ephemeral") or {}
     load = sample.get("locust") or {}
     room = headroom(sample)
+    soonest = exhausted_in(sample)
     return [
         sample["time"], label, *(sample["states"].get(s, 0) for s in STATES),
         len(listeners),
@@ -36,7 +44,7 @@ def row_of(label: str, sample: dict) -> list:
         sample.get("counters", {}).get("ListenOverflows", ""),
         leak_count(sample),
         eph.get("in_use", ""), eph.get("usable", ""), "" if room is None else room,
-        round(fraction_max(sample), 6),
+        round(fraction_max(sample), 6), "" if soonest is None else soonest,
         load.get("rps", ""), load.get("failures_per_s", ""), load.get("users", ""),
     ]
 

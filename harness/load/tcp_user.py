@@ -7,7 +7,8 @@ in Locust's failures (e.g. ``EADDRNOTAVAIL`` when the ephemeral ports run out).
 
 ``closer`` says who sends the first FIN: ``client`` closes after the answer (TIME_WAIT
 on the client), ``server`` waits for the server's FIN and then closes (TIME_WAIT on the
-server; needs a server that closes, e.g. ``close-first``).
+server; needs a server that closes, e.g. ``close-first``). ``netns`` makes each
+socket inside that namespace (the connection then lives there, e.g. a lab client host).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import socket
 import time
 
 from locust import User, task
+
+from harness.kernel.netns import entered
 
 CLOSERS = ("client", "server")
 
@@ -47,6 +50,7 @@ class TcpUser(User):
     closer = "client"
     payload = b"ping\n"
     timeout = 10.0
+    netns: str | None = None
 
     def __init__(self, environment):
         super().__init__(environment)
@@ -62,7 +66,12 @@ class TcpUser(User):
     def short_connection(self) -> bool:
         """One connection's whole life; True when every step succeeded."""
         start = time.perf_counter()
-        sock = socket.socket(socket.AF_INET6 if ":" in self.address[0] else socket.AF_INET)
+        family = socket.AF_INET6 if ":" in self.address[0] else socket.AF_INET
+        if self.netns:
+            with entered(self.netns):  # no greenlet switch inside: socket() does not yield
+                sock = socket.socket(family)
+        else:
+            sock = socket.socket(family)
         sock.settimeout(self.timeout)
         try:
             try:
