@@ -1,0 +1,103 @@
+"""`socklife check`: rules and baselines over a recorded run, for CI (exit 1 on failure)."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from harness.errors import UsageProblem
+from harness.observe import baseline as baselines
+from harness.observe.runfile import RunFileError, load_run
+from harness.observe.thresholds import NAMES, evaluate, parse_rule
+from harness.sinks.junit import write_junit
+
+EPILOG = """\b
+Examples:
+  socklife check run.jsonl --max CLOSE_WAIT=0 --max listen_overflows=0
+  socklife check run.jsonl --max ephemeral_fraction=0.5 --junit check.xml
+  socklife check main.jsonl --save-baseline base.json
+  socklife check run.jsonl --baseline base.json --tolerance 10%
+
+\b
+Names: any TCP state (its peak), leaks, listen_overflows, eaddrnotavail,
+ephemeral_fraction, accept_queue_fill, time_wait_peak.
+"""
+
+
+def _tolerance(text: str) -> float:
+    raw = text.strip()
+    try:
+        value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
+    except ValueError:
+        raise UsageProblem(f"bad --tolerance {text!r} (e.g. 10% or 0.1)") from None
+    if not 0 <= value <= 100:
+        raise UsageProblem(f"bad --tolerance {text!r}")
+    return value
+
+
+def _rules(texts, kind):
+    try:
+        return [parse_rule(t, kind) for t in texts]
+    except ValueError as exc:
+        raise UsageProblem(f"--{kind}: {exc}") from None
+
+
+def _table(verdicts) -> str:
+    lines = [f"{'RULE':<32} {'OBSERVED':>12} {'LIMIT':>14}  VERDICT"]
+    for v in verdicts:
+        limit = f"{'<=' if v.rule.kind == 'max' else '>='} {v.rule.limit:g}"
+        lines.append(f"{v.label[:32]:<32} {v.shown():>12} {limit:>14}  "
+                     f"{'ok' if v.passed else 'FAIL'}")
+    return "\n".join(lines)
+
+
+@click.command("check", epilog=EPILOG)
+@click.argument("run_file", metavar="RUN.jsonl")
+@click.option("--max", "maxes", multiple=True, metavar="NAME=N", help="Fail if NAME > N.")
+@click.option("--min", "mins", multiple=True, metavar="NAME=N", help="Fail if NAME < N.")
+@click.option("--baseline", metavar="FILE", help="Compare with a saved baseline.")
+@click.option("--tolerance", default="10%", show_default=True,
+              help="How much worse than the baseline still passes.")
+@click.option("--save-baseline", metavar="FILE", help="Save this run as a baseline.")
+@click.option("--junit", metavar="FILE", help="Also write the verdicts as JUnit XML.")
+def command(run_file, maxes, mins, baseline, tolerance, save_baseline, junit):
+    """Check a recorded run against limits and an optional baseline: exit 0 when every
+    rule holds, 1 when one fails, 2 on bad input."""
+    rules = _rules(maxes, "max") + _rules(mins, "min")
+    tol = _tolerance(tolerance)
+    if not rules and not baseline and not save_baseline:
+        raise UsageProblem(f"nothing to check: give --max/--min NAME=N ({', '.join(NAMES[:3])}"
+                           ", ...), --baseline or --save-baseline")
+    try:
+        run = load_run(run_file)
+    except RunFileError as exc:
+        raise UsageProblem(str(exc)) from None
+    if run.computed:
+        click.echo(f"note: {run_file} has no summary line (killed run?): "
+                   f"summarised from its {run.samples} samples", err=True)
+    verdicts = evaluate(rules, run.summary)
+    if baseline:
+        try:
+            metrics = baselines.load(baseline)
+        except ValueError as exc:
+            raise UsageProblem(str(exc)) from None
+        verdicts += evaluate(baselines.rules_from(metrics, tol), run.summary, "baseline ")
+    if save_baseline:
+        folder = os.path.dirname(os.path.abspath(save_baseline))
+        if not os.access(folder, os.W_OK):
+            raise UsageProblem(f"cannot write {save_baseline}")
+        baselines.save(save_baseline, run.summary, run_file)
+        click.echo(f"baseline saved: {save_baseline}")
+    if verdicts:
+        click.echo(_table(verdicts))
+    if junit:
+        try:
+            write_junit(junit, verdicts)
+        except OSError as exc:
+            raise UsageProblem(f"cannot write {junit}: {exc.strerror}") from None
+    failed = [v for v in verdicts if not v.passed]
+    if verdicts:
+        click.echo(f"{len(verdicts) - len(failed)}/{len(verdicts)} rules hold"
+                   + (f", {len(failed)} failed" if failed else ""))
+    return 1 if failed else 0

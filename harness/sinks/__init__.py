@@ -1,0 +1,1 @@
+"""JSONL, CSV, JUnit and Prometheus writers."""

@@ -1,0 +1,117 @@
+"""`socklife check`: exit codes 0/1/2, baselines with tolerance, JUnit XML."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from harness.cli import main
+from harness.observe.thresholds import RunSummary, evaluate, parse_rule
+
+
+@pytest.fixture
+def run_file(fixture_path):
+    return lambda name: fixture_path("check", name)
+
+
+def check(capsys, *args):
+    capsys.readouterr()
+    code = main(["check", *args])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_rules_pass_and_fail(capsys, run_file):
+    code, out, _ = check(capsys, run_file("leaky.jsonl"), "--max", "TIME_WAIT=1000",
+                         "--max", "listen_overflows=10")
+    assert code == 0 and "2/2 rules hold" in out
+    code, out, _ = check(capsys, run_file("leaky.jsonl"), "--max", "CLOSE_WAIT=0",
+                         "--max", "ephemeral_fraction=0.4", "--min", "ESTABLISHED=5",
+                         "--max", "accept_queue_fill=0.99", "--max", "time_wait_peak=899")
+    assert code == 1
+    rows = {line.split()[0]: line for line in out.splitlines()[1:-1]}
+    assert rows["CLOSE_WAIT"].split()[1:] == ["1", "<=", "0", "FAIL"]
+    assert rows["ESTABLISHED"].endswith("ok")
+    failed = [line.split()[0] for line in out.splitlines()[1:-1] if line.endswith("FAIL")]
+    assert failed == ["CLOSE_WAIT", "ephemeral_fraction", "accept_queue_fill", "time_wait_peak"]
+    assert out.splitlines()[-1] == "1/5 rules hold, 4 failed"
+    assert max(map(len, out.splitlines())) <= 80
+
+
+def test_killed_run_is_summarised_from_samples(capsys, run_file):
+    """A CLOSE_WAIT seen in one sample only is a close about to happen, not a leak."""
+    code, _, err = check(capsys, run_file("clean_killed.jsonl"), "--max", "CLOSE_WAIT=0",
+                         "--max", "TIME_WAIT=80")
+    assert code == 0 and "no summary line" in err and "4 samples" in err
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["nope.jsonl", "--max", "TIME_WAIT=1"], "no such file"),
+    (["{corrupt}", "--max", "TIME_WAIT=1"], ":2: not a JSON line"),
+    (["{leaky}", "--max", "BOGUS=1"], "unknown name 'BOGUS'"),
+    (["{leaky}", "--max", "TIME_WAIT=lots"], "bad number"),
+    (["{leaky}", "--max", "TIME_WAIT"], "expected NAME=N"),
+    (["{leaky}"], "nothing to check"),
+    (["{leaky}", "--baseline", "{corrupt}"], "not a baseline"),
+    (["{leaky}", "--max", "TIME_WAIT=1", "--tolerance", "x%"], "bad --tolerance"),
+])
+def test_bad_input_exit_2(capsys, run_file, args, needle):
+    args = [a.format(corrupt=run_file("corrupt.jsonl"), leaky=run_file("leaky.jsonl"))
+            for a in args]
+    code, _, err = check(capsys, *args)
+    assert code == 2 and needle in err and err.count("\n") == 1, err
+
+
+def test_empty_file_is_bad_input(capsys, tmp_path):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text(json.dumps({"summary": {"samples": 0}}) + "\n")
+    code, _, err = check(capsys, str(empty), "--max", "TIME_WAIT=1")
+    assert code == 2 and "no samples" in err
+
+
+def test_baseline_round_trip_with_tolerance(capsys, run_file, tmp_path):
+    base = tmp_path / "base.json"
+    code, out, _ = check(capsys, run_file("clean_killed.jsonl"), "--save-baseline", str(base))
+    assert code == 0 and base.exists()
+    # Same run against itself: passes.
+    code, _, _ = check(capsys, run_file("clean_killed.jsonl"), "--baseline", str(base))
+    assert code == 0
+    # The leaky run regresses: TIME_WAIT 900 vs 80 (+10% +1), leaks, overflows.
+    code, out, _ = check(capsys, run_file("leaky.jsonl"), "--baseline", str(base))
+    assert code == 1
+    failed = [line for line in out.splitlines() if line.endswith("FAIL")]
+    assert any(line.startswith("baseline TIME_WAIT ") for line in failed)
+    assert any(line.startswith("baseline listen_overflows ") for line in failed)
+    # A generous tolerance lets TIME_WAIT through but not overflows from zero.
+    code, out, _ = check(capsys, run_file("leaky.jsonl"), "--baseline", str(base),
+                         "--tolerance", "1200%")
+    failed = [line for line in out.splitlines() if line.endswith("FAIL")]
+    assert code == 1 and not any(line.startswith("baseline TIME_WAIT ") for line in failed)
+
+
+def test_junit_xml(capsys, run_file, tmp_path):
+    xml = tmp_path / "check.xml"
+    code, _, _ = check(capsys, run_file("leaky.jsonl"), "--max", "CLOSE_WAIT=0",
+                       "--max", "TIME_WAIT=1000", "--junit", str(xml))
+    assert code == 1
+    suite = ET.parse(xml).getroot()
+    assert suite.tag == "testsuite" and suite.get("tests") == "2" and suite.get("failures") == "1"
+    cases = {c.get("name"): c for c in suite.findall("testcase")}
+    failure = cases["CLOSE_WAIT max 0"].find("failure")
+    assert failure is not None and failure.get("message") == "observed 1, limit 0"
+    assert cases["TIME_WAIT max 1000"].find("failure") is None
+
+
+def test_run_summary_folds_samples():
+    folded = RunSummary()
+    for i, (tw, cw_cookies, overflow) in enumerate([(5, (), 0), (9, (1,), 2), (7, (1,), 5)]):
+        folded.add({"time": 100.0 + i, "states": {"TIME_WAIT": tw, "CLOSE_WAIT": len(cw_cookies)},
+                    "close_wait": [{"cookie": c} for c in cw_cookies],
+                    "counters": {"ListenOverflows": overflow}})
+    summary = folded.summary()
+    assert summary["peaks"]["TIME_WAIT"] == 9 and summary["listen_overflows"] == 5
+    assert summary["close_wait_settled_max"] == 1 and summary["duration_s"] == 2.0
+    (v,) = evaluate([parse_rule("TIME_WAIT=8")], summary)
+    assert not v.passed and v.shown() == "9"
