@@ -40,3 +40,20 @@ def listener_rows(records, owners) -> list[dict]:
         })
     rows.sort(key=lambda row: (-row["accept_queue"] / (row["backlog"] + 1), row["local"]))
     return rows
+
+
+def flag_listeners(rows: list[dict], overflows_per_s: float | None, ever_full: set[str]) -> None:
+    """Add fill, full, overflows_per_s and ever_full to ``rows`` in place.
+
+    fill = accept_queue / (backlog + 1): 1.0 when the queue is full and SYNs are dropped.
+    ListenOverflows is one counter per namespace, so its rate is given to every listener
+    (there is rarely more than one full at a time); ``ever_full`` collects the ``local``
+    of each listener seen full during the run.
+    """
+    for row in rows:
+        row["fill"] = round(row["accept_queue"] / (row["backlog"] + 1), 4)
+        row["full"] = row["accept_queue"] > row["backlog"]
+        row["overflows_per_s"] = overflows_per_s
+        if row["full"]:
+            ever_full.add(row["local"])
+        row["ever_full"] = row["local"] in ever_full

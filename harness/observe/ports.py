@@ -14,26 +14,115 @@ from harness.kernel.sysctls import usable_ports
 
 
 def ephemeral_usage(records, sysctls: dict) -> dict:
-    """design.md ``ephemeral``: range, in_use, and per destination in_use and fraction."""
+    """design.md ``ephemeral``: range, in_use, and per destination in_use, fraction and the
+    exhaustion forecast (from the TIME_WAIT timers: see ``close_rate``)."""
+    open_by, tw_by, in_use = split_by_destination(records, sysctls)
+    return ephemeral_forecast(open_by, tw_by, in_use, sysctls)
+
+
+# --- Forecast: how long until connect() to one destination runs out of ports ---------
+
+TIME_WAIT_S = 60.0  # TCP_TIMEWAIT_LEN, fixed in Linux
+BUCKET_MS = 256  # TIME_WAIT expiry histograms count ms-left >> 8 (the byte at msg+53)
+RATE_WINDOW_S = 10.0
+
+
+def reuse_applies(tw_reuse: int, remote: str) -> bool:
+    """Whether tcp_tw_reuse lets connect() to ``remote`` take a TIME_WAIT socket's port.
+
+    1: everywhere; 2 (the default): loopback destinations only; 0: never.
+    """
+    if tw_reuse == 1:
+        return True
+    if tw_reuse == 2:
+        return remote.startswith("127.") or remote.startswith("[::1]:")
+    return False
+
+
+def close_rate(tw_hist, window_s: float = RATE_WINDOW_S) -> float:
+    """Recent closes per second into TIME_WAIT, from the timers alone.
+
+    A TIME_WAIT socket with 55 s left was closed 5 s ago, so the sockets whose timer is
+    above 60 - w closed within the last w seconds. ``tw_hist`` maps ``expires_ms >> 8``
+    to a count. When every recent socket is younger than the window (the load started
+    less than w ago) the window shrinks to the oldest one's age (at least 1 s).
+    """
+    floor = int((TIME_WAIT_S - window_s) * 1000) // BUCKET_MS + 1
+    recent = [(b, n) for b, n in tw_hist.items() if b >= floor]
+    if not recent:
+        return 0.0
+    count = sum(n for _b, n in recent)
+    window = TIME_WAIT_S - floor * BUCKET_MS / 1000
+    if min(tw_hist) >= floor:  # the load is younger than the window: its own age
+        oldest_age = TIME_WAIT_S - min(tw_hist) * BUCKET_MS / 1000
+        window = min(window, max(1.0, oldest_age))
+    return count / window
+
+
+def forecast(remote: str, open_n: int, tw_hist, usable: int, tw_reuse: int,
+             open_growth_per_s: float = 0.0) -> dict:
+    """One ``by_destination`` row: in_use, fraction, rate_per_s, exhausted_in_s, forecast.
+
+    Steady state = rate x 60 s + sockets open now. Below the usable range: "steady at
+    X% of range" and no exhaustion; above it: (usable - in_use) / rate seconds. With
+    tcp_tw_reuse active for the destination TIME_WAIT sockets hold no port for connect(),
+    so only open sockets (and their growth) count.
+    """
+    tw_n = sum(tw_hist.values())
+    in_use = open_n + tw_n
+    reuse = reuse_applies(tw_reuse, remote)
+    growth = max(0.0, open_growth_per_s)
+    rate = close_rate(tw_hist) + growth
+    row = {"remote": remote, "in_use": in_use,
+           "fraction": round(in_use / usable, 6) if usable else 1.0,
+           "rate_per_s": round(rate, 2), "exhausted_in_s": None}
+    if reuse:
+        binding, pressure, steady = open_n, growth, open_n
+        note = (f" (tcp_tw_reuse={tw_reuse}: TIME_WAIT ports are reused,"
+                f" only the {open_n} open sockets hold ports)")
+    else:
+        binding, pressure = in_use, rate
+        steady = round(rate * TIME_WAIT_S) + open_n
+        note = ""
+    if usable and steady < usable:
+        row["forecast"] = f"steady at {100 * steady / usable:.0f}% of range{note}"
+    elif pressure > 0:
+        eta = max(0.0, (usable - binding) / pressure)
+        row["exhausted_in_s"] = round(eta, 1)
+        row["forecast"] = f"exhausts in ~{eta:.0f} s{note}"
+    else:
+        share = 100 * binding / usable if usable else 100.0
+        row["forecast"] = f"at {share:.0f}% of range{note}"
+    return row
+
+
+def ephemeral_forecast(open_by_dest, tw_by_dest, ports_in_use: int, sysctls: dict,
+                       open_growth=None) -> dict:
+    """design.md ``ephemeral`` from per-destination open counts and TIME_WAIT histograms."""
     lo, hi = sysctls.get("ip_local_port_range", [32768, 60999])
     usable = usable_ports([lo, hi], sysctls.get("ip_local_reserved_ports", []))
+    reuse = sysctls.get("tcp_tw_reuse", 2)
+    growth = open_growth or {}
+    rows = [forecast(remote, open_by_dest.get(remote, 0), tw_by_dest.get(remote, {}), usable,
+                     reuse, growth.get(remote, 0.0))
+            for remote in set(open_by_dest) | set(tw_by_dest)]
+    rows.sort(key=lambda r: (-r["in_use"], r["remote"]))
+    return {"range": [lo, hi], "usable": usable, "in_use": ports_in_use, "by_destination": rows}
+
+
+def split_by_destination(records, sysctls: dict):
+    """(open counts, TIME_WAIT histograms, distinct ports) per remote, from records."""
+    lo, hi = sysctls.get("ip_local_port_range", [32768, 60999])
     listening = {r.sport for r in records if r.state == "LISTEN"}
+    open_by: Counter = Counter()
+    tw_by: dict[str, Counter] = {}
     ports: set[int] = set()
-    per_dest: Counter = Counter()
     for r in records:
-        if r.state in ("LISTEN", "SYN_RECV") or not lo <= r.sport <= hi:
-            continue
-        if r.sport in listening:
+        if r.state in ("LISTEN", "SYN_RECV") or not lo <= r.sport <= hi or r.sport in listening:
             continue
         ports.add(r.sport)
-        per_dest[r.remote] += 1
-    return {
-        "range": [lo, hi],
-        "usable": usable,
-        "in_use": len(ports),
-        "by_destination": [
-            {"remote": remote, "in_use": n, "fraction": round(n / usable, 6) if usable else 1.0,
-             "exhausted_in_s": None}
-            for remote, n in per_dest.most_common()
-        ],
-    }
+        if r.state == "TIME_WAIT":
+            tw_by.setdefault(r.remote, Counter())[r.expires // BUCKET_MS] += 1
+        else:
+            open_by[r.remote] += 1
+    return open_by, tw_by, len(ports)

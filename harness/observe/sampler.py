@@ -1,0 +1,199 @@
+"""The sampler: a snapshot every interval with rates, leaks, queues and port forecasts.
+
+One sample is cheap whatever the number of TIME_WAIT sockets:
+- the sockets in every state but TIME_WAIT are dumped and decoded (they are few);
+- the TIME_WAIT count comes from /proc/net/sockstat (O(1)) without a port filter;
+- the TIME_WAIT details (expiry histogram, ports in use per destination) come from a
+  TIME_WAIT-only dump aggregated from the raw bytes (timewait.py), refreshed at most
+  every ``detail_s`` seconds (1 s by default; every sample at intervals >= 1 s);
+- owners are looked up only for listeners and CLOSE_WAIT sockets not seen before.
+History is bounded (``history`` samples), so memory stays flat over long runs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, deque
+
+from harness.kernel import inet_diag as wire
+from harness.kernel.inet_diag import STATES
+from harness.kernel.netns import entered
+from harness.kernel.sockdiag import SockDiag
+from harness.kernel.sockstat import read_sockstat
+from harness.kernel.sysctls import read_sysctls
+from harness.observe.leaks import DEFAULT_THRESHOLD_S, LeakTracker, OwnerCache
+from harness.observe.listeners import flag_listeners, listener_rows
+from harness.observe.ports import ephemeral_forecast, split_by_destination
+from harness.observe.snapshot import close_wait_rows, read_counters, state_counts
+from harness.observe.timewait import TimeWaitView, aggregate_chunk, time_wait_analysis
+
+MIN_INTERVAL_S = 0.05
+MAX_INTERVAL_S = 3600.0
+NOT_TIME_WAIT = [s for s in STATES if s != "TIME_WAIT"]
+RATE_WINDOW_S = 10.0  # growth rates compare with the sample about this long ago
+
+
+class Sampler:
+    """``sample()`` returns one record-format dict; ``summary()`` the run's summary."""
+
+    def __init__(self, netns: str | None = None, ports=(), interval: float = 1.0,
+                 leak_threshold_s: float = DEFAULT_THRESHOLD_S, detail_s: float = 1.0,
+                 history: int | None = None):
+        self.netns = netns
+        self.ports = tuple(ports)
+        self.interval = interval
+        self.detail_s = detail_s
+        self._diag = SockDiag(netns)
+        self._owners = OwnerCache()
+        self.leaks = LeakTracker(leak_threshold_s)
+        n = history or max(2, int(max(60.0, RATE_WINDOW_S) / interval) + 1)
+        self.history: deque = deque(maxlen=n)  # (time, states, tw count, open per dest)
+        self._prev: tuple[float, dict] | None = None
+        self._tw: TimeWaitView | None = None
+        self._tw_at = 0.0
+        self._ever_full: set[str] = set()
+        self._run = _RunSummary()
+
+    def close(self) -> None:
+        self._diag.close()
+
+    def __enter__(self) -> Sampler:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _time_wait(self, now: float, listening: set[int], port_range) -> TimeWaitView:
+        if self._tw is None or now - self._tw_at >= self.detail_s * 0.999 or self.ports:
+            groups: Counter = Counter()
+            self._diag.scan(lambda b, n, r: aggregate_chunk(b, n, groups, r), ["TIME_WAIT"],
+                            self.ports, reset=groups.clear)
+            self._tw, self._tw_at = TimeWaitView(groups, listening, port_range), now
+        return self._tw
+
+    def sample(self) -> dict:
+        now = time.time()
+        records = self._diag.records(NOT_TIME_WAIT, self.ports)
+        sysctls = read_sysctls(self.netns)
+        counters = read_counters(self.netns)
+        states = state_counts(records)
+        listening = {r.sport for r in records if r.state == "LISTEN"}
+        tw = self._time_wait(now, listening, sysctls.get("ip_local_port_range", [32768, 60999]))
+        if self.ports:
+            states["TIME_WAIT"] = tw.count
+        else:
+            with entered(self.netns):
+                minisocks = read_sockstat().get("TCP", {}).get("tw", 0)
+            fw2_mini = sum(1 for r in records
+                           if r.state == "FIN_WAIT2" and r.timer == wire.TIMER_TIME_WAIT)
+            states["TIME_WAIT"] = max(0, minisocks - fw2_mini)
+
+        owned = [r for r in records if r.state in ("LISTEN", "CLOSE_WAIT")]
+        owners = self._owners.resolve(owned)
+        rates = self._rates(now, counters)
+        listeners = listener_rows(records, owners)
+        flag_listeners(listeners, rates.get("ListenOverflows"), self._ever_full)
+        close_wait = close_wait_rows(records, owners)
+        leaks = self.leaks.update(close_wait, now)
+
+        open_by, _none, _n = split_by_destination(records, sysctls)
+        open_ports = {r.sport for r in records} - listening
+        past = self._past(now)
+        growth = None
+        open_growth = {}
+        if past is not None:
+            dt = now - past[0]
+            growth = (states["TIME_WAIT"] - past[2]) / dt
+            open_growth = {d: (n - past[3].get(d, 0)) / dt for d, n in open_by.items()}
+        lo, hi = sysctls.get("ip_local_port_range", [32768, 60999])
+        in_use = len({p for p in open_ports if lo <= p <= hi} | tw.ports)
+        ephemeral = ephemeral_forecast(open_by, tw.by_dest, in_use, sysctls, open_growth)
+        self.history.append((now, states, states["TIME_WAIT"], dict(open_by)))
+        sample = {
+            "time": round(now, 3),
+            "netns": self.netns,
+            "consistent": getattr(records, "consistent", True),
+            "interval_s": self.interval,
+            "ports": list(self.ports),
+            "states": states,
+            "listeners": listeners,
+            "close_wait": close_wait,
+            "leaks": leaks,
+            "time_wait": time_wait_analysis(states["TIME_WAIT"], tw.hist, growth),
+            "ephemeral": ephemeral,
+            "counters": counters,
+            "rates": rates,
+            "sysctls": sysctls,
+        }
+        self._run.add(sample)
+        return sample
+
+    def _rates(self, now: float, counters: dict) -> dict:
+        prev, self._prev = self._prev, (now, counters)
+        if prev is None or now <= prev[0]:
+            return {}
+        dt = now - prev[0]
+        return {k: round((v - prev[1][k]) / dt, 3) for k, v in counters.items() if k in prev[1]}
+
+    def _past(self, now: float):
+        """The oldest kept sample within RATE_WINDOW_S, for growth rates."""
+        for entry in self.history:
+            if now - entry[0] <= RATE_WINDOW_S and now > entry[0]:
+                return entry
+        return None
+
+    def summary(self, eaddrnotavail: int = 0) -> dict:
+        return self._run.result(self.leaks.summary(), eaddrnotavail)
+
+
+class _RunSummary:
+    """Peaks and extremes over a run, in constant memory."""
+
+    def __init__(self):
+        self.samples = 0
+        self.started = self.ended = None
+        self.peaks: dict[str, int] = dict.fromkeys(STATES, 0)
+        self.first_counters: dict | None = None
+        self.last_counters: dict = {}
+        self.ever_full: list[str] = []
+        self.fraction_max = 0.0
+        self.headroom_min: int | None = None
+        self.fill_max = 0.0
+
+    def add(self, s: dict) -> None:
+        self.samples += 1
+        self.started = self.started or s["time"]
+        self.ended = s["time"]
+        for k, v in s["states"].items():
+            self.peaks[k] = max(self.peaks.get(k, 0), v)
+        if self.first_counters is None:
+            self.first_counters = s["counters"]
+        self.last_counters = s["counters"]
+        for row in s["listeners"]:
+            self.fill_max = max(self.fill_max, row["fill"])
+            if row["full"] and row["local"] not in self.ever_full:
+                self.ever_full.append(row["local"])
+        eph = s["ephemeral"]
+        top = max((r["in_use"] for r in eph["by_destination"]), default=0)
+        self.fraction_max = max(self.fraction_max, top / eph["usable"] if eph["usable"] else 1.0)
+        headroom = eph["usable"] - top
+        self.headroom_min = headroom if self.headroom_min is None else min(
+            self.headroom_min, headroom)
+
+    def result(self, leaks: dict, eaddrnotavail: int) -> dict:
+        first = self.first_counters or {}
+        overflows = self.last_counters.get("ListenOverflows", 0) - first.get("ListenOverflows", 0)
+        return {
+            "samples": self.samples,
+            "duration_s": round((self.ended or 0) - (self.started or 0), 3),
+            "started": self.started, "ended": self.ended,
+            "peaks": self.peaks,
+            "leaks": leaks,
+            "listen_overflows": overflows,
+            "listeners_ever_full": self.ever_full,
+            "eaddrnotavail": eaddrnotavail,
+            "ephemeral_fraction_max": round(self.fraction_max, 6),
+            "ephemeral_headroom_min": self.headroom_min,
+            "accept_queue_fill_max": self.fill_max,
+            "time_wait_peak": self.peaks.get("TIME_WAIT", 0),
+        }
