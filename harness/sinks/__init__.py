@@ -1,1 +1,4 @@
-"""JSONL, CSV, JUnit and Prometheus writers."""
+"""Where samples go: JSONL (jsonl.py), CSV, Prometheus exposition.
+
+May import harness.kernel and harness.observe.
+"""
