@@ -77,7 +77,9 @@ def forecast(remote: str, open_n: int, tw_hist, usable: int, tw_reuse: int,
            "fraction": round(in_use / usable, 6) if usable else 1.0,
            "rate_per_s": round(rate, 2), "exhausted_in_s": None}
     if reuse:
-        binding, pressure, steady = open_n, growth, open_n
+        # Open sockets that keep growing have no steady state.
+        binding, pressure = open_n, growth
+        steady = open_n if growth <= 0 else float("inf")
         note = (f" (tcp_tw_reuse={tw_reuse}: TIME_WAIT ports are reused,"
                 f" only the {open_n} open sockets hold ports)")
     else:
