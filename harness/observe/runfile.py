@@ -24,9 +24,11 @@ class Run:
     computed: bool  # True when the file had no summary line
 
 
-def load_run(path: str) -> Run:
-    folded = RunSummary()
-    summary = None
+def read_records(path: str):
+    """Yield each line of a run file as a dict (a sample or ``{"summary": ...}``).
+
+    Raises RunFileError naming the file (and line) when it cannot be read as a run.
+    """
     try:
         with open(path, encoding="utf-8") as f:
             for number, line in enumerate(f, 1):
@@ -36,23 +38,27 @@ def load_run(path: str) -> Run:
                     doc = json.loads(line)
                 except json.JSONDecodeError:
                     raise RunFileError(f"{path}:{number}: not a JSON line") from None
-                if not isinstance(doc, dict):
-                    raise RunFileError(f"{path}:{number}: not a JSON object")
-                if "summary" in doc:
-                    summary = doc["summary"]
-                elif "states" in doc:
-                    folded.add(doc)
-                else:
+                if not isinstance(doc, dict) or not ("summary" in doc or "states" in doc):
                     raise RunFileError(f"{path}:{number}: neither a sample nor a summary")
+                yield doc
     except FileNotFoundError:
         raise RunFileError(f"no such file: {path}") from None
     except IsADirectoryError:
         raise RunFileError(f"{path} is a folder") from None
     except UnicodeDecodeError:
         raise RunFileError(f"{path}: not a text file") from None
+
+
+def load_run(path: str) -> Run:
+    folded = RunSummary()
+    summary = None
+    for doc in read_records(path):
+        if "summary" in doc:
+            summary = doc["summary"]
+        else:
+            folded.add(doc)
     if folded.samples == 0:
         raise RunFileError(f"{path}: no samples")
     if summary is None:
         return Run(folded.summary(), folded.samples, computed=True)
-    merged = {**folded.summary(), **summary}
-    return Run(merged, folded.samples, computed=False)
+    return Run({**folded.summary(), **summary}, folded.samples, computed=False)
