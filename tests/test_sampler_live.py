@@ -1,0 +1,150 @@
+"""The sampler on real sockets in a throw-away namespace: leak ages and owner, a listener
+that never accepts, and the port-exhaustion forecast against the real EADDRNOTAVAIL."""
+
+import contextlib
+import errno
+import os
+import socket
+import threading
+import time
+
+import pytest
+from sockets_util import nonblocking_connects, wait_for
+
+from harness.kernel.netns import entered
+from harness.observe.sampler import Sampler
+
+pytestmark = pytest.mark.root
+
+
+def test_close_wait_leak_ages_grow_by_the_interval_with_the_right_pid(netns):
+    with netns() as ns:
+        with entered(ns):
+            lst = socket.create_server(("127.0.0.1", 7000))
+            client = socket.create_connection(("127.0.0.1", 7000))
+            server, _ = lst.accept()
+            server_fd = server.fileno()
+            client.close()  # FIN: the server side goes CLOSE_WAIT and is never closed
+        try:
+            with Sampler(ns, interval=0.2, leak_threshold_s=0.5) as sampler:
+                assert wait_for(lambda: sampler.sample()["states"]["CLOSE_WAIT"] == 1)
+                samples = []
+                for _ in range(6):
+                    samples.append(sampler.sample())
+                    time.sleep(0.2)
+                summary = sampler.summary()
+        finally:
+            server.close()
+            lst.close()
+    rows = [s["close_wait"] for s in samples]
+    assert all(len(r) == 1 for r in rows)
+    assert {r[0]["pid"] for r in rows} == {os.getpid()}
+    assert {r[0]["fd"] for r in rows} == {server_fd}
+    assert {r[0]["local"] for r in rows} == {"127.0.0.1:7000"}
+    for before, after, s0, s1 in zip(rows, rows[1:], samples, samples[1:], strict=False):
+        grown = after[0]["age_s"] - before[0]["age_s"]
+        assert abs(grown - (s1["time"] - s0["time"])) < 0.01
+        assert grown > 0.15  # the sampler slept 0.2 s between these samples
+    assert samples[-1]["close_wait"][0]["leak"] is True
+    assert samples[-1]["leaks"]["count"] == 1
+    assert samples[-1]["leaks"]["by_process"][0]["pid"] == os.getpid()
+    assert summary["leaks"]["count"] == 1 and summary["leaks"]["sockets"][0]["pid"] == os.getpid()
+
+
+def test_listener_that_never_accepts_is_full_and_overflows(netns):
+    with netns() as ns:
+        with entered(ns):
+            lst = socket.create_server(("127.0.0.1", 7001), backlog=2)
+            clients = nonblocking_connects(("127.0.0.1", 7001), 8)
+        try:
+            with Sampler(ns, interval=0.5) as sampler:
+                first = sampler.sample()
+                time.sleep(1.6)  # the dropped SYNs are retransmitted after 1 s
+                second = sampler.sample()
+                summary = sampler.summary()
+        finally:
+            for c in clients:
+                c.close()
+            lst.close()
+    for s in (first, second):
+        (row,) = s["listeners"]
+        assert row["local"] == "127.0.0.1:7001"
+        assert row["accept_queue"] == 3 and row["backlog"] == 2
+        assert row["fill"] == 1.0 and row["full"] and row["ever_full"]
+        assert row["pid"] == os.getpid()
+    assert second["counters"]["ListenOverflows"] > first["counters"]["ListenOverflows"]
+    assert second["rates"]["ListenOverflows"] > 0
+    assert second["listeners"][0]["overflows_per_s"] == second["rates"]["ListenOverflows"]
+    assert summary["listeners_ever_full"] == ["127.0.0.1:7001"]
+    assert summary["accept_queue_fill_max"] == 1.0
+    assert summary["listen_overflows"] > 0
+
+
+def _serve(lst, stop):
+    lst.settimeout(0.1)
+    while not stop.is_set():
+        try:
+            conn, _ = lst.accept()
+        except (TimeoutError, OSError):
+            continue
+        conn.settimeout(1.0)
+        with contextlib.suppress(OSError):
+            conn.recv(1)  # the client's FIN
+        conn.close()
+
+
+def _client(ns, rate, stop, out):
+    with entered(ns):
+        start = time.monotonic()
+        n = 0
+        while not stop.is_set():
+            s = socket.socket()
+            try:
+                s.connect(("127.0.0.1", 7002))
+            except OSError as exc:
+                if exc.errno == errno.EADDRNOTAVAIL:
+                    out["eaddrnotavail"] = time.time()
+                    return
+                raise
+            finally:
+                s.close()
+            n += 1
+            delay = start + n / rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+
+
+def test_forecast_exhaustion_within_a_factor_of_1_5(netns):
+    sysctls = {"net.ipv4.ip_local_port_range": "40000 40199", "net.ipv4.tcp_tw_reuse": "0"}
+    with netns(sysctls) as ns:
+        with entered(ns):
+            lst = socket.create_server(("127.0.0.1", 7002), backlog=64)
+        stop, out = threading.Event(), {}
+        server = threading.Thread(target=_serve, args=(lst, stop), daemon=True)
+        client = threading.Thread(target=_client, args=(ns, 20.0, stop, out), daemon=True)
+        predictions = []
+        try:
+            with Sampler(ns, interval=0.5) as sampler:
+                server.start()
+                started = time.time()
+                client.start()
+                while client.is_alive() and time.time() - started < 20:
+                    s = sampler.sample()
+                    dests = [r for r in s["ephemeral"]["by_destination"]
+                             if r["remote"] == "127.0.0.1:7002"]
+                    if dests and 2.0 <= s["time"] - started <= 6.0:
+                        predictions.append((s["time"], dests[0]))
+                    time.sleep(0.5)
+        finally:
+            stop.set()
+            client.join(5)
+            server.join(5)
+            lst.close()
+    assert "eaddrnotavail" in out, "the client never ran out of ports"
+    actual = out["eaddrnotavail"] - started
+    assert predictions
+    for at, row in predictions:
+        assert row["exhausted_in_s"] is not None, row
+        assert row["forecast"].startswith("exhausts in")
+        predicted = at + row["exhausted_in_s"] - started
+        assert actual / 1.5 <= predicted <= actual * 1.5, (predicted, actual, row)
