@@ -1,0 +1,90 @@
+"""`socklife exporter`: Prometheus metrics of the sampler over HTTP."""
+
+from __future__ import annotations
+
+import ipaddress
+import threading
+import time
+
+import click
+
+from harness.commands.common import check_netns, netns_option, parse_hostport, port_option
+from harness.errors import UsageProblem
+
+EPILOG = """\b
+Examples:
+  socklife exporter                                 http://127.0.0.1:9464/metrics
+  socklife exporter --listen 127.0.0.1:9500 --port 8080 --top 20
+  socklife exporter --netns lab --interval 0.5      (root)
+"""
+
+
+class Latest:
+    """The newest sample, replaced by a sampling thread; read by the collector."""
+
+    def __init__(self, sampler, interval: float):
+        self.sampler, self.interval = sampler, interval
+        self.sample = None
+        self.error: BaseException | None = None
+        self.stop = threading.Event()
+
+    def __call__(self):
+        return self.sample
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            t0 = time.monotonic()
+            try:
+                sample = self.sampler.sample()
+                sample["sample_duration_s"] = round(time.monotonic() - t0, 6)
+                self.sample = sample
+            except Exception as exc:  # reported by the main thread, which then exits
+                self.error = exc
+                self.stop.set()
+                return
+            self.stop.wait(max(0.0, self.interval - (time.monotonic() - t0)))
+
+
+@click.command("exporter", epilog=EPILOG)
+@click.option("--listen", default="127.0.0.1:9464", show_default=True, metavar="HOST:PORT",
+              help="Where to serve /metrics (loopback by default).")
+@netns_option
+@port_option
+@click.option("--interval", type=click.FloatRange(0.05, 3600), default=1.0, show_default=True,
+              help="Seconds between samples.")
+@click.option("--top", type=click.IntRange(1, 1000), default=10, show_default=True,
+              help="Listeners and destinations exported (fullest / busiest first).")
+def command(listen, netns, ports, interval, top):
+    """Serve the sampler's readings as Prometheus metrics (socklife_*)."""
+    host, port = parse_hostport(listen)
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise UsageProblem(f"--listen needs an IP address, got {host!r}") from None
+    check_netns(netns)
+    from prometheus_client import CollectorRegistry, start_http_server
+
+    from harness.observe.sampler import Sampler
+    from harness.sinks.prometheus import SamplerCollector
+
+    latest = Latest(Sampler(netns=netns, ports=ports, interval=interval), interval)
+    latest.sample = latest.sampler.sample()
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(SamplerCollector(latest, top=top))
+    try:
+        server, _thread = start_http_server(port, host, registry=registry)
+    except OSError as exc:
+        raise UsageProblem(f"cannot listen on {listen}: {exc.strerror}") from None
+    worker = threading.Thread(target=latest.run, daemon=True, name="sampler")
+    worker.start()
+    click.echo(f"serving http://{listen}/metrics (Ctrl-C to stop)", err=True)
+    try:
+        while not latest.stop.wait(0.5):
+            pass
+    finally:
+        latest.stop.set()
+        server.shutdown()
+        server.server_close()
+    if latest.error is not None:
+        raise UsageProblem(f"sampling failed: {latest.error}")
+    return 0
