@@ -4,6 +4,7 @@ Inactive unless used: it registers one marker and one fixture, and does nothing 
 test that uses neither. In a test::
 
     def test_handler(tcp_states):
+        tcp_states.restrict(ports=[8080])     # optional: only this port's sockets
         run_my_handler()
         tcp_states.no_new_close_wait()        # AssertionError naming each leaked socket
         tcp_states.max_time_wait(100)
@@ -31,10 +32,15 @@ class TcpStates:
     """Sockets and ListenOverflows at the start of a test, compared with now."""
 
     def __init__(self, ports=(), netns: str | None = None):
+        self.restrict(ports, netns)
+
+    def restrict(self, ports=(), netns: str | None = None) -> TcpStates:
+        """Look only at ``ports`` (local or remote) in ``netns``, from now on."""
         self.ports, self.netns = tuple(ports), netns
         self.started = time.monotonic()
         self._before = {r.cookie for r in self._dump()}
         self._overflows = self._listen_overflows()
+        return self
 
     def _dump(self, states=None):
         from harness.kernel import sockdiag

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 
 pytest_plugins = ["pytester"]
 
 HELPERS = """
 import socket, pytest
+PORT = {port}
 
 def serve_and_connect(close_server):
     lst = socket.socket()
     lst.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    lst.bind(("127.0.0.1", 0))
+    lst.bind(("127.0.0.1", PORT))
     lst.listen(4)
     c = socket.create_connection(lst.getsockname())
     s, _ = lst.accept()
@@ -26,10 +29,17 @@ KEEP = []
 """
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 @pytest.fixture
 def run_inner(pytester):
+    """Inner tests look only at one free port, so other work on the machine can't count."""
     def run(body: str):
-        pytester.makepyfile(HELPERS + body)
+        pytester.makepyfile(HELPERS.format(port=free_port()) + body)
         return pytester.runpytest_inprocess("-q",  # the plugin loads by its entry point
                                             "-p", "no:cacheprovider")
 
@@ -38,7 +48,7 @@ def run_inner(pytester):
 
 def test_leaky_function_fails_under_the_marker_naming_the_socket(run_inner):
     result = run_inner("""
-@pytest.mark.tcp_budget(close_wait=0)
+@pytest.mark.tcp_budget(close_wait=0, ports=[PORT])
 def test_leaky():
     KEEP.append(serve_and_connect(close_server=False))   # never closed: CLOSE_WAIT
 """)
@@ -51,7 +61,7 @@ def test_leaky():
 
 def test_clean_function_passes_under_the_marker(run_inner):
     result = run_inner("""
-@pytest.mark.tcp_budget(close_wait=0, time_wait=5)
+@pytest.mark.tcp_budget(close_wait=0, time_wait=5, ports=[PORT])
 def test_clean():
     serve_and_connect(close_server=True)
 """)
@@ -61,10 +71,12 @@ def test_clean():
 def test_fixture_assertions(run_inner):
     result = run_inner("""
 def test_leak(tcp_states):
+    tcp_states.restrict(ports=[PORT])
     KEEP.append(serve_and_connect(close_server=False))
     tcp_states.no_new_close_wait()
 
 def test_time_wait(tcp_states):
+    tcp_states.restrict(ports=[PORT])
     for _ in range(3):
         serve_and_connect(close_server=True)   # client closes first: its TIME_WAIT
     tcp_states.max_time_wait(3)
