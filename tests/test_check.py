@@ -115,3 +115,34 @@ def test_run_summary_folds_samples():
     assert summary["close_wait_settled_max"] == 1 and summary["duration_s"] == 2.0
     (v,) = evaluate([parse_rule("TIME_WAIT=8")], summary)
     assert not v.passed and v.shown() == "9"
+
+
+@pytest.mark.live
+def test_check_a_real_recorded_run(tmp_path, capsys):
+    """record a short run with a CLOSE_WAIT leak held open, then check it."""
+    import socket
+    import subprocess
+    import sys
+
+    lst = socket.socket()
+    lst.bind(("127.0.0.1", 0))
+    lst.listen(4)
+    port = lst.getsockname()[1]
+    client = socket.create_connection(("127.0.0.1", port))
+    leaked, _ = lst.accept()
+    client.close()  # the server side never closes: CLOSE_WAIT for the whole run
+    run = tmp_path / "run.jsonl"
+    try:
+        subprocess.run([sys.executable, "-m", "harness", "record", "-o", str(run),
+                        "--port", str(port), "--interval", "0.2", "--duration", "1.5"],
+                       check=True, capture_output=True, timeout=60)
+    finally:
+        leaked.close()
+        lst.close()
+    lines = run.read_text().splitlines()
+    assert len(lines) >= 5 and '"summary"' in lines[-1]
+    code, out, _ = check(capsys, str(run), "--max", "CLOSE_WAIT=0", "--max", "LISTEN=1")
+    assert code == 1
+    rows = {line.split()[0]: line.split() for line in out.splitlines()[1:-1]}
+    assert rows["CLOSE_WAIT"][1:] == ["1", "<=", "0", "FAIL"]
+    assert rows["LISTEN"][-1] == "ok"
