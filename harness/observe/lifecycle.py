@@ -1,11 +1,13 @@
 """Per-socket lifecycles from tracepoint events (harness.kernel.tracefs), pure.
 
-A lifecycle is the run of ``inet_sock_set_state`` transitions of one connection seen
-from one side, keyed by its 4-tuple (local, remote as the socket sees them). The key is
-the 4-tuple and not the socket address because the server's half starts on a request
-socket (LISTEN -> SYN_RECV, the kernel's NEW_SYN_RECV) and goes on in the full socket
-the handshake creates (SYN_RECV -> ESTABLISHED), which lives at another address.
-A lifecycle starts at a transition out of CLOSE or LISTEN and ends at -> CLOSE.
+A lifecycle is the run of ``inet_sock_set_state`` transitions of one socket, keyed by
+its kernel address (skaddr) while it is open: the 4-tuple cannot be the key because
+CLOSE -> SYN_SENT fires before connect() picks the source port (sport 0 there). A
+transition out of CLOSE or LISTEN starts a lifecycle (on 6.18 a server's connection
+starts with LISTEN -> SYN_RECV on the child socket cloned from the listener when the
+handshake's last ACK arrives; the request socket itself emits nothing), -> CLOSE ends
+it. Another transition whose skaddr is unknown joins the open lifecycle of its 4-tuple
+(or starts one: a socket seen from the middle of its life).
 
 TIME_WAIT is never a transition: the full socket goes FIN_WAIT2 -> CLOSE (or
 CLOSING -> CLOSE) when a TIME_WAIT minisocket takes its place (kernel-facts.md), so
@@ -32,7 +34,8 @@ class Lifecycles:
 
     def __init__(self, keep: bool = True):
         self.keep = keep
-        self.open: dict[tuple[str, str], dict] = {}
+        self.open: dict[int, dict] = {}  # skaddr -> lifecycle
+        self.by_tuple: dict[tuple[str, str], dict] = {}
         self.done: list[dict] = []
 
     def add(self, ev: dict) -> dict | None:
@@ -40,17 +43,19 @@ class Lifecycles:
         local = endpoint(ev["saddr"], ev["sport"])
         remote = endpoint(ev["daddr"], ev["dport"])
         key = (local, remote)
-        life = self.open.get(key)
+        life = self.open.get(ev["skaddr"])
         if ev["event"] != "inet_sock_set_state":
+            life = life or self.by_tuple.get(key)
             if life is not None:
                 life["notes"].append({"time": ev["time"], "event": ev["event"]})
             return None
-        if life is None or (ev["old"] in ("CLOSE", "LISTEN") and life["transitions"]):
-            if life is not None:
-                self._finish(key)
+        starts = ev["old"] in ("CLOSE", "LISTEN")
+        if life is None and not starts:
+            life = self.by_tuple.get(key)
+        if life is None:
             life = {"local": local, "remote": remote, "family": ev["family"],
                     "skaddrs": [], "transitions": [], "notes": [], "time_wait": False}
-            self.open[key] = life
+        life["local"], life["remote"] = local, remote
         prev = life["transitions"][-1]["time"] if life["transitions"] else None
         tr = {"time": ev["time"], "local": local, "remote": remote, "old": ev["old"],
               "new": ev["new"], "ms": None if prev is None else (ev["time"] - prev) * 1000,
@@ -61,18 +66,26 @@ class Lifecycles:
         life["transitions"].append(tr)
         if ev["skaddr"] not in life["skaddrs"]:
             life["skaddrs"].append(ev["skaddr"])
+        self.open[ev["skaddr"]] = life
+        self.by_tuple[key] = life
         if ev["new"] == "CLOSE":
-            self._finish(key)
+            self._finish(life)
         return tr
 
-    def _finish(self, key) -> None:
-        life = self.open.pop(key)
+    def _finish(self, life: dict) -> None:
+        for skaddr in life["skaddrs"]:
+            if self.open.get(skaddr) is life:
+                del self.open[skaddr]
+        key = (life["local"], life["remote"])
+        if self.by_tuple.get(key) is life:
+            del self.by_tuple[key]
         if self.keep:
             self.done.append(life)
 
     def all(self) -> list[dict]:
         """Every lifecycle (finished first, then open ones), each in time order."""
-        return sorted(self.done + list(self.open.values()),
+        live = list({id(lf): lf for lf in self.open.values()}.values())
+        return sorted(self.done + live,
                       key=lambda lf: lf["transitions"][0]["time"])
 
 
