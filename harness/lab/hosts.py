@@ -3,7 +3,8 @@
 ``Lab()`` makes two hosts, ``client`` and ``server``, joined by a veth pair named
 ``eth0`` in each (made directly inside the namespaces, so no interface name ever
 appears on the host), with 198.18.<k>.1/.2 (RFC 2544's benchmarking range) and
-fd53:6c:<k>::1/::2. ``Lab(roles=("a",))`` makes one host with loopback only.
+fd53:6c:<k>::1/::2. ``Lab.single()`` (or ``Lab(roles=("host",))``) makes one host with
+loopback only.
 """
 
 from __future__ import annotations
@@ -18,13 +19,14 @@ from collections.abc import Callable
 from typing import Any
 
 from harness.kernel.errors import KernelError
-from harness.kernel.netns import entered
+from harness.kernel.netns import entered, list_netns
 from harness.kernel.procfs import read_text
 from harness.lab.names import cleanup_stale, delete_netns
 from harness.lab.nft import Nft
 
 _counter = itertools.count()
 SHORT = {"client": "cli", "server": "srv"}
+ROLES = {short: role for role, short in SHORT.items()}
 _open_labs: list[Lab] = []
 
 
@@ -105,18 +107,27 @@ class Lab:
     """Hosts in namespaces of their own, removed on exit, exceptions and SIGTERM."""
 
     def __init__(self, roles: tuple[str, ...] = ("client", "server"), name: str | None = None,
-                 sysctls: dict[str, dict] | None = None):
+                 sysctls: dict[str, dict] | None = None, hosts: tuple[str, ...] | None = None):
+        """``roles`` (alias ``hosts``; "cli"/"srv" mean client/server): one or two hosts.
+        ``sysctls``: ``{role: {"net.x.y": value}}`` set when the lab comes up."""
         if os.geteuid() != 0:
             raise KernelError("needs root to build lab hosts (network namespaces)")
-        if not 1 <= len(roles) <= 2:
-            raise ValueError("a lab has one or two hosts")
+        roles = tuple(ROLES.get(r, r) for r in (hosts or roles))
+        if not 1 <= len(roles) <= 2 or len(set(roles)) != len(roles):
+            raise ValueError("a lab has one or two hosts with different roles")
         n = next(_counter)
         self.name = name or f"{os.getpid()}-{n}"
         self.roles = roles
         self.k = (os.getpid() * 7 + n) % 512  # a /24 of 198.18.0.0/15 per lab
         self.sysctls = sysctls or {}
         self.hosts: dict[str, Host] = {}
+        self._made: list[str] = []
         self._previous_sigterm = None
+
+    @classmethod
+    def single(cls, role: str = "host", **kwargs) -> Lab:
+        """One host, loopback only: ``with Lab.single() as lab: lab.host.run(...)``."""
+        return cls(roles=(role,), **kwargs)
 
     def _addr(self, i: int) -> tuple[str, str]:
         return (f"198.{18 + self.k // 256}.{self.k % 256}.{i}",
@@ -132,6 +143,9 @@ class Lab:
         try:
             for role in self.roles:
                 ns = self.netns_name(role)
+                if ns in list_netns():  # someone else's: never ours to remove
+                    raise KernelError(f"network namespace {ns} exists already")
+                self._made.append(ns)
                 _ip("netns", "add", ns)
                 self.hosts[role] = Host(ns, role)
                 _ip("-n", ns, "link", "set", "lo", "up")
@@ -147,6 +161,8 @@ class Lab:
                         "nodad")
                     _ip("-n", host.netns, "link", "set", "eth0", "up")
             for role, values in self.sysctls.items():
+                if role not in self.hosts:
+                    raise ValueError(f"sysctls for {role!r}, a host this lab does not have")
                 for key, value in values.items():
                     self.hosts[role].set_sysctl(key, value)
         except BaseException:
@@ -155,11 +171,12 @@ class Lab:
         return self
 
     def down(self) -> None:
+        """Remove every namespace of the lab (with its veth end and nft table)."""
         for host in self.hosts.values():
-            delete_netns(host.netns)
-        for role in self.roles:  # also half-made ones
-            if role not in self.hosts:
-                delete_netns(self.netns_name(role))
+            host.nft.cancel_timers()
+        for ns in self._made:  # also one whose set-up was interrupted
+            delete_netns(ns)
+        self._made.clear()
         self.hosts.clear()
         with contextlib.suppress(ValueError):
             _open_labs.remove(self)
