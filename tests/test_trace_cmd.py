@@ -1,0 +1,86 @@
+"""`socklife trace`: output, --json, --netns addresses, root check, SIGTERM cleanup."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+from harness.commands.trace import HEADER, format_line, netns_addresses
+from harness.kernel.tracefs import TRACEFS
+from harness.lab import Lab
+from harness.sockets import Server, run_connect
+
+FIX = Path(__file__).parent / "fixtures" / "trace"
+
+
+def test_netns_addresses_skip_loopback_unless_alone():
+    text = (FIX / "ip_addr_client.json").read_text()
+    assert netns_addresses(text) == (["198.18.90.1", "fd53:6c:5a::1"], False)
+    only_lo = json.dumps([json.loads(text)[0]])
+    assert netns_addresses(only_lo) == (["127.0.0.1", "::1"], True)
+
+
+def test_line_fits_80_columns():
+    tr = {"time": 1012.5, "pid": 1234567, "comm": "python3.11", "local": "198.18.255.1:65535",
+          "remote": "198.18.255.2:7000", "old": "CLOSE_WAIT", "new": "LAST_ACK", "ms": 59999.9}
+    line = format_line(tr, 1000.0)
+    assert len(line) <= 80 and len(HEADER) <= 80
+    assert line.split()[4:] == ["CLOSE_WAIT>LAST_ACK", "60000"]
+    tw = dict(tr, old="FIN_WAIT2", new="CLOSE", inferred="TIME_WAIT", ms=0.0042)
+    assert format_line(tw, 1000.0).split()[4:] == ["FIN_WAIT2>TIME_WAIT", "0.004"]
+
+
+def test_not_root_is_one_line_and_exit_2(monkeypatch, capsys):
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    assert main(["trace", "--duration", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "needs root" in err
+
+
+def _instances(pid: int) -> list[str]:
+    return [n for n in os.listdir(os.path.join(TRACEFS, "instances"))
+            if n.startswith(f"socklife-{pid}-")]
+
+
+@pytest.mark.root
+def test_json_lines_for_one_connection_in_a_namespace():
+    with Lab() as lab:
+        cmd = [sys.executable, "-m", "harness", "trace", "--netns", lab.client.netns,
+               "--port", "7000", "--duration", "3", "--json"]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(1.0)
+        with Server("echo", host=lab.server.addr, port=7000, netns=lab.server.netns):
+            run_connect(lab.server.addr, 7000, count=1, size=5, netns=lab.client.netns)
+        out, err = proc.communicate(timeout=10)
+        client = lab.client.addr
+    assert proc.returncode == 0, err
+    rows = [json.loads(line) for line in out.splitlines()]
+    mine = [(r["old"], r["new"], r.get("inferred")) for r in rows
+            if r["local"].startswith(client + ":")]
+    assert mine == [("CLOSE", "SYN_SENT", None), ("SYN_SENT", "ESTABLISHED", None),
+                    ("ESTABLISHED", "FIN_WAIT1", None), ("FIN_WAIT1", "FIN_WAIT2", None),
+                    ("FIN_WAIT2", "CLOSE", "TIME_WAIT")]
+    assert all({"time", "local", "remote", "old", "new", "ms"} <= set(r) for r in rows)
+    assert _instances(proc.pid) == []
+
+
+@pytest.mark.root
+def test_sigterm_ends_cleanly_and_removes_the_instance():
+    proc = subprocess.Popen([sys.executable, "-m", "harness", "trace", "--port", "7999"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().split()[:2] == ["TIME", "PID/COMM"]
+        assert len(_instances(proc.pid)) == 1
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=10)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert err == "" and (out == "" or out.endswith("\n"))
+    assert _instances(proc.pid) == []
