@@ -43,8 +43,9 @@ def command():
 def up(name, sysctls):
     """Make a client and a server host."""
     _need_root()
-    if not NAME.match(name):
-        raise UsageProblem(f"bad lab name {name!r}: a letter, then up to 11 letters or digits")
+    if not NAME.match(name) or owner_pid(f"sl-{name}-cli") is not None:
+        raise UsageProblem(f"bad lab name {name!r}: a letter, then up to 11 letters or digits"
+                           " (not t<digits>)")
     if os.path.exists(os.path.join(MARKERS, name)):
         raise UsageProblem(f"lab {name!r} exists (socklife lab down --name {name})")
     values = {}
@@ -54,15 +55,20 @@ def up(name, sysctls):
             raise UsageProblem(f"bad --sysctl {item!r}: expected net.KEY=VALUE")
         values[key] = value
     lab = Lab(name=name, sysctls={"client": values, "server": values})
+    marker = os.path.join(MARKERS, name)
+    os.makedirs(MARKERS, exist_ok=True)
+    with open(marker, "w") as f:  # before the namespaces: a kill in between leaves no orphan
+        f.write("{}")
     try:
         lab.up()
-    except (OSError, ValueError) as exc:
-        lab.down()
-        raise UsageProblem(f"cannot make lab {name!r}: {exc}") from None
-    os.makedirs(MARKERS, exist_ok=True)
+    except BaseException as exc:
+        os.unlink(marker)
+        if isinstance(exc, OSError | ValueError):
+            raise UsageProblem(f"cannot make lab {name!r}: {exc}") from None
+        raise
     info = {role: {"netns": h.netns, "addr": h.addr, "addr6": h.addr6}
             for role, h in lab.hosts.items()}
-    with open(os.path.join(MARKERS, name), "w") as f:
+    with open(marker, "w") as f:
         json.dump(info, f)
     for role, h in lab.hosts.items():
         click.echo(f"{role:<7} {h.netns:<16} {h.addr:<15} {h.addr6}")
@@ -70,10 +76,11 @@ def up(name, sysctls):
     click.echo(f"\ntry:  ip netns exec {srv.netns} socklife serve --host {srv.addr} --port 7000 &"
                f"\n      ip netns exec {cli.netns} socklife connect {srv.addr}:7000 --count 100"
                f"\n      socklife snapshot --netns {cli.netns}"
+               f"\n      ip netns exec {cli.netns} bash     (a shell inside the client host)"
                f"\nend:  socklife lab down --name {name}")
 
 
-@command.command("down")
+@command.command("down", epilog=EPILOG)
 @click.option("--name", default=None, help="The lab to remove.")
 @click.option("--all", "all_", is_flag=True, help="Every lab made by `lab up`, and stale ones.")
 def down(name, all_):
@@ -100,7 +107,7 @@ def _persistent(lab: str) -> bool:
     return os.path.exists(os.path.join(MARKERS, lab))
 
 
-@command.command("list")
+@command.command("list", epilog=EPILOG)
 def list_cmd():
     """Every sl- namespace on this machine, by lab."""
     labs = list_labs()
@@ -108,6 +115,10 @@ def list_cmd():
         click.echo("no labs")
     for lab, spaces in sorted(labs.items()):
         pid = owner_pid(spaces[0])
-        kind = ("persistent" if _persistent(lab) else
-                f"pid {pid}" + ("" if pid is not None and pid_alive(pid) else " (stale)"))
+        if _persistent(lab):
+            kind = "persistent"
+        elif pid is None:
+            kind = "unknown owner"
+        else:
+            kind = f"pid {pid}" + ("" if pid_alive(pid) else " (stale)")
         click.echo(f"{lab:<20} {kind:<20} {' '.join(spaces)}")

@@ -95,8 +95,13 @@ class Host:
     def set_sysctl(self, key: str, value) -> None:
         """Write a net.* sysctl inside this host (never the machine's)."""
         text = " ".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
-        with entered(self.netns), open(self._path(key), "w") as f:
-            f.write(text)
+        try:
+            with entered(self.netns), open(self._path(key), "w") as f:
+                f.write(text)
+        except FileNotFoundError:
+            raise ValueError(f"no sysctl {key} in a network namespace") from None
+        except OSError as exc:
+            raise ValueError(f"cannot set {key}={text}: {exc.strerror}") from None
 
     def sysctl(self, key: str) -> str:
         with entered(self.netns):
