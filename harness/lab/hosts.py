@@ -127,7 +127,6 @@ class Lab:
         self.sysctls = sysctls or {}
         self.hosts: dict[str, Host] = {}
         self._made: list[str] = []
-        self._previous_sigterm = None
 
     @classmethod
     def single(cls, role: str = "host", **kwargs) -> Lab:
@@ -144,7 +143,7 @@ class Lab:
     def up(self) -> Lab:
         cleanup_stale()
         _open_labs.append(self)
-        self._guard_sigterm()
+        _guard_sigterm()
         try:
             for role in self.roles:
                 ns = self.netns_name(role)
@@ -185,7 +184,7 @@ class Lab:
         self.hosts.clear()
         with contextlib.suppress(ValueError):
             _open_labs.remove(self)
-        self._restore_sigterm()
+        _restore_sigterm()
 
     def __enter__(self) -> Lab:
         return self.up()
@@ -199,20 +198,22 @@ class Lab:
             return hosts[role]
         raise AttributeError(role)
 
-    def _guard_sigterm(self) -> None:
-        """Turn SIGTERM into KeyboardInterrupt while a lab is open (main thread only), so
-        `finally` blocks run; a handler someone else installed is left alone."""
-        if threading.current_thread() is not threading.main_thread():
-            return
-        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-            self._previous_sigterm = signal.SIG_DFL
-            signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
 
-    def _restore_sigterm(self) -> None:
-        if self._previous_sigterm is not None and not _open_labs:
-            if threading.current_thread() is threading.main_thread():
-                signal.signal(signal.SIGTERM, self._previous_sigterm)
-            self._previous_sigterm = None
+
+def _guard_sigterm() -> None:
+    """Turn SIGTERM into KeyboardInterrupt while any lab is open (main thread only), so
+    `finally` blocks run; a handler someone else installed is left alone."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
+
+
+def _restore_sigterm() -> None:
+    """Back to the default once the last lab is down, if the handler is still ours."""
+    if (not _open_labs and threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGTERM) is _sigterm_to_interrupt):
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _sigterm_to_interrupt(signum, frame):
