@@ -8,8 +8,8 @@ import pytest
 from harness.kernel import inet_diag as wire
 from harness.observe.ports import BUCKET_MS
 from harness.observe.timewait import (
+    TimeWaitGroups,
     TimeWaitView,
-    aggregate_chunk,
     expiry_summary,
     time_wait_analysis,
 )
@@ -21,20 +21,18 @@ def dump(fixture_path):
         return json.load(f)
 
 
-def aggregate(chunks, split=None):
-    groups, result = Counter(), wire.ChunkResult()
+def aggregate(chunks, port_range=(40000, 40999)):
+    groups, result = TimeWaitGroups({7000}, port_range), wire.ChunkResult()
     for hexed in chunks:
         raw = bytes.fromhex(hexed)
-        parts = [raw] if split is None else [raw[:split], raw[split:]]
-        for part in parts:
-            aggregate_chunk(bytearray(part) + bytearray(64), len(part), groups, result)
+        groups.add_chunk(bytearray(raw) + bytearray(64), len(raw), result)
     return groups, result
 
 
 def test_groups_match_the_decoded_records(dump):
     groups, result = aggregate(dump["chunks"])
     assert result.done and not result.interrupted
-    view = TimeWaitView(groups, listening={7000}, port_range=(40000, 40999))
+    view = TimeWaitView(groups)
     recs = dump["records"]
     assert view.count == len(recs) == 50
     assert view.hist == Counter(r["expires"] // BUCKET_MS for r in recs)
@@ -42,36 +40,42 @@ def test_groups_match_the_decoded_records(dump):
     expected = Counter(r["remote"] for r in client_side)
     assert {k: sum(v.values()) for k, v in view.by_dest.items()} == expected
     assert expected == {"127.0.0.1:7000": 30, "127.0.0.2:7000": 12, "[::1]:7000": 5}
-    assert view.ports == {r["sport"] for r in client_side}
+    assert view.ports_in_use(()) == len({r["sport"] for r in client_side})
+    assert view.ports_in_use([40998, 7000, 80]) == len({r["sport"] for r in client_side}) + 1
 
 
 def test_the_server_side_holds_no_ephemeral_port(dump):
     groups, _ = aggregate(dump["chunks"])
-    view = TimeWaitView(groups, listening={7000}, port_range=(40000, 40999))
+    view = TimeWaitView(groups)
     server_side = [r for r in dump["records"] if r["sport"] == 7000]
     assert len(server_side) == 3
     assert not any(r == f"127.0.0.1:{s['remote'].rsplit(':')[1]}"
                    for r in view.by_dest for s in server_side)
 
 
-def test_a_buffer_that_is_not_uniform_takes_the_careful_path(dump):
-    # Cut a message in two halves across buffers is impossible in netlink, but a
-    # buffer whose first message is odd must still be walked message by message.
-    whole, _ = aggregate(dump["chunks"])
+def test_column_path_and_message_path_agree(dump):
+    # A range whose edges are far from the ports used, no server side in the chunk:
+    # the column path; the recorded range (40000-40999, ports near 40000): the walk.
+    client = [r for r in dump["records"] if r["sport"] != 7000]
+    wide, _ = aggregate(dump["chunks"], (30000, 50000))
+    near, _ = aggregate(dump["chunks"], (40000, 40999))
+    assert TimeWaitView(wide).by_dest == TimeWaitView(near).by_dest
+    assert sum(sum(h.values()) for h in TimeWaitView(wide).by_dest.values()) == len(client)
+
+
+def test_one_message_alone_is_walked(dump):
     raw = bytes.fromhex(dump["chunks"][0])
     msg_len = int.from_bytes(raw[:4], "little")
-    odd = bytearray(raw)
-    groups, result = Counter(), wire.ChunkResult()
-    aggregate_chunk(odd, msg_len, groups, result)  # exactly one message: no uniform run
-    assert sum(groups.values()) == 1
-    assert next(iter(groups)) in whole
+    groups, result = TimeWaitGroups({7000}, (40000, 40999)), wire.ChunkResult()
+    groups.add_chunk(bytearray(raw), msg_len, result)  # exactly one message: no column run
+    assert sum(groups.hist.values()) == 1 and sum(groups.sports.values()) == 1
 
 
 def test_an_interrupted_dump_is_flagged(dump):
     raw = bytearray.fromhex(dump["chunks"][0])
     raw[6] |= wire.NLM_F_DUMP_INTR  # flags of the first message
-    groups, result = Counter(), wire.ChunkResult()
-    aggregate_chunk(raw, len(raw), groups, result)
+    groups, result = TimeWaitGroups(), wire.ChunkResult()
+    groups.add_chunk(raw, len(raw), result)
     assert result.interrupted
 
 

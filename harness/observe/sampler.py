@@ -4,33 +4,36 @@ One sample is cheap whatever the number of TIME_WAIT sockets:
 - the sockets in every state but TIME_WAIT are dumped and decoded (they are few);
 - the TIME_WAIT count comes from /proc/net/sockstat (O(1)) without a port filter;
 - the TIME_WAIT details (expiry histogram, ports in use per destination) come from a
-  TIME_WAIT-only dump aggregated from the raw bytes (timewait.py), refreshed at most
-  every ``detail_s`` seconds (1 s by default; every sample at intervals >= 1 s);
+  TIME_WAIT-only dump aggregated from the raw bytes (timewait.py), refreshed every
+  ``detail_s`` seconds (1 s by default; every sample at intervals >= 1 s), or less
+  often when that refresh would take more than 10% of a core (100,000 TIME_WAIT: ~2 s);
 - owners are looked up only for listeners and CLOSE_WAIT sockets not seen before.
 History is bounded (``history`` samples), so memory stays flat over long runs.
 """
 
 from __future__ import annotations
 
+import socket
 import time
-from collections import Counter, deque
+from collections import deque
 
 from harness.kernel import inet_diag as wire
 from harness.kernel.inet_diag import STATES
 from harness.kernel.netns import entered
-from harness.kernel.sockdiag import SockDiag
+from harness.kernel.sockdiag import DumpResult, SockDiag
 from harness.kernel.sockstat import read_sockstat
 from harness.kernel.sysctls import read_sysctls
 from harness.observe.leaks import DEFAULT_THRESHOLD_S, LeakTracker, OwnerCache
 from harness.observe.listeners import flag_listeners, listener_rows
 from harness.observe.ports import ephemeral_forecast, split_by_destination
 from harness.observe.snapshot import close_wait_rows, read_counters, state_counts
-from harness.observe.timewait import TimeWaitView, aggregate_chunk, time_wait_analysis
+from harness.observe.timewait import TimeWaitGroups, TimeWaitView, time_wait_analysis
 
 MIN_INTERVAL_S = 0.05
 MAX_INTERVAL_S = 3600.0
 NOT_TIME_WAIT = [s for s in STATES if s != "TIME_WAIT"]
 RATE_WINDOW_S = 10.0  # growth rates compare with the sample about this long ago
+DETAIL_CPU_SHARE = 0.1  # TIME_WAIT details are refreshed less often when they cost more
 
 
 class Sampler:
@@ -51,6 +54,7 @@ class Sampler:
         self._prev: tuple[float, dict] | None = None
         self._tw: TimeWaitView | None = None
         self._tw_at = 0.0
+        self._tw_cost = 0.0
         self._ever_full: set[str] = set()
         self._run = _RunSummary()
 
@@ -64,16 +68,37 @@ class Sampler:
         self.close()
 
     def _time_wait(self, now: float, listening: set[int], port_range) -> TimeWaitView:
-        if self._tw is None or now - self._tw_at >= self.detail_s * 0.999 or self.ports:
-            groups: Counter = Counter()
-            self._diag.scan(lambda b, n, r: aggregate_chunk(b, n, groups, r), ["TIME_WAIT"],
-                            self.ports, reset=groups.clear)
-            self._tw, self._tw_at = TimeWaitView(groups, listening, port_range), now
+        due = max(self.detail_s, self._tw_cost / DETAIL_CPU_SHARE) * 0.999
+        if self._tw is None or now - self._tw_at >= due or self.ports:
+            cpu = time.process_time()
+            groups = TimeWaitGroups(listening, port_range)
+            self._diag.scan(groups.add_chunk, ["TIME_WAIT"], self.ports, reset=groups.clear)
+            self._tw, self._tw_at = TimeWaitView(groups), now
+            self._tw_cost = time.process_time() - cpu
         return self._tw
+
+    def _open_sockets(self, sockstat: dict) -> DumpResult:
+        """Every socket but TIME_WAIT, decoded. The kernel walks the whole established
+        hash for each family's dump, so the AF_INET6 one is skipped while the namespace
+        has no IPv6 TCP socket (sockstat6 ``TCP6 inuse`` 0; an orphaned IPv6 FIN_WAIT2
+        minisocket alone would then be missed)."""
+        families = (socket.AF_INET,)
+        if sockstat.get("TCP6", {}).get("inuse", 1):
+            families += (socket.AF_INET6,)
+        out = DumpResult()
+
+        def consume(buf, n, result):
+            wire.decode_chunk(buf, n, out.append, result)
+
+        out.consistent = self._diag.scan(consume, NOT_TIME_WAIT, self.ports, families,
+                                         reset=out.clear)
+        return out
 
     def sample(self) -> dict:
         now = time.time()
-        records = self._diag.records(NOT_TIME_WAIT, self.ports)
+        with entered(self.netns):
+            sockstat = read_sockstat()
+        records = self._open_sockets(sockstat)
         sysctls = read_sysctls(self.netns)
         counters = read_counters(self.netns)
         states = state_counts(records)
@@ -82,8 +107,7 @@ class Sampler:
         if self.ports:
             states["TIME_WAIT"] = tw.count
         else:
-            with entered(self.netns):
-                minisocks = read_sockstat().get("TCP", {}).get("tw", 0)
+            minisocks = sockstat.get("TCP", {}).get("tw", 0)
             fw2_mini = sum(1 for r in records
                            if r.state == "FIN_WAIT2" and r.timer == wire.TIMER_TIME_WAIT)
             states["TIME_WAIT"] = max(0, minisocks - fw2_mini)
@@ -105,8 +129,7 @@ class Sampler:
             dt = now - past[0]
             growth = (states["TIME_WAIT"] - past[2]) / dt
             open_growth = {d: (n - past[3].get(d, 0)) / dt for d, n in open_by.items()}
-        lo, hi = sysctls.get("ip_local_port_range", [32768, 60999])
-        in_use = len({p for p in open_ports if lo <= p <= hi} | tw.ports)
+        in_use = tw.ports_in_use(open_ports)
         ephemeral = ephemeral_forecast(open_by, tw.by_dest, in_use, sysctls, open_growth)
         self.history.append((now, states, states["TIME_WAIT"], dict(open_by)))
         sample = {

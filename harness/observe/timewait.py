@@ -2,12 +2,13 @@
 
 At 100,000 TIME_WAIT sockets decoding each into an object costs ~100 ms, too much for a
 sampler at 10 Hz. A TIME_WAIT dump is a row of equal-size messages, so each field of
-interest is a strided byte column (``bytes[offset::stride]``), and a ``Counter`` over the
-zipped columns groups sockets by (local port, remote address, remote port, expiry
-bucket) in C. Offsets into ``inet_diag_msg`` (include/uapi/linux/inet_diag.h), past the
-16-byte nlmsghdr: family +0, state +1, sport +4..5 and dport +6..7 big-endian, dst
-+24..(28|40), idiag_expires +52 (u32, native order: ms left <= 60,000, so the byte at
-+53 is ``expires >> 8``, a 256 ms bucket and +54/+55 are zero).
+interest is a strided byte column (``bytes[offset::stride]``), and ``Counter``s over the
+zipped columns count sockets by local port and by (remote address, remote port, expiry
+bucket) in C, with no Python code run per socket. Offsets into ``inet_diag_msg``
+(include/uapi/linux/inet_diag.h), past the 16-byte nlmsghdr: family +0, state +1,
+sport +4..5 and dport +6..7 big-endian, dst +24..(28|40), idiag_expires +52 (u32,
+native order: ms left <= 60,000, so the byte at +53 is ``expires >> 8``, a 256 ms
+bucket, and +54/+55 are zero).
 
     >>> bucket_seconds(234)      # 234 * 256 ms
     59.904
@@ -17,21 +18,23 @@ from __future__ import annotations
 
 import socket
 from collections import Counter
+from operator import itemgetter
 
 from harness.kernel import inet_diag as wire
 from harness.observe.ports import BUCKET_MS, TIME_WAIT_S, close_rate
 
 HDR = wire.NLMSG_HDRLEN
-V4_COLUMNS = (4, 5, 24, 25, 26, 27, 6, 7, 53)
-V6_COLUMNS = (4, 5, *range(24, 40), 6, 7, 53)
+SPORT = (4, 5)
+V4_DEST = (24, 25, 26, 27, 6, 7, 53)  # dst, dport, expires >> 8
+V6_DEST = (*range(24, 40), 6, 7, 53)
 
 
 def bucket_seconds(bucket: int) -> float:
     return bucket * BUCKET_MS / 1000
 
 
-def _columns(family: int) -> tuple[int, ...]:
-    return V4_COLUMNS if family == socket.AF_INET else V6_COLUMNS
+def _dest_columns(family: int) -> tuple[int, ...]:
+    return V4_DEST if family == socket.AF_INET else V6_DEST
 
 
 def _uniform_prefix(view: bytes, length: int) -> tuple[int, int, int]:
@@ -53,53 +56,100 @@ def _uniform_prefix(view: bytes, length: int) -> tuple[int, int, int]:
     return end, stride, family
 
 
-def aggregate_chunk(buf, length: int, groups: Counter, result: wire.ChunkResult) -> None:
-    """Add each TIME_WAIT message of ``buf[:length]`` to ``groups``, keyed by
-    ``(family, sport hi, sport lo, dst bytes..., dport hi, dport lo, expires >> 8)``."""
-    view = bytes(buf[:length])
-    end, stride, family = _uniform_prefix(view, length)
-    if end:
-        if any(b & wire.NLM_F_DUMP_INTR for b in set(view[6:end:stride])):
-            result.interrupted = True
-        cols = [view[HDR + c:end:stride] for c in _columns(family)]
-        groups.update(zip(bytes((family,)) * (end // stride), *cols, strict=True))
+class TimeWaitGroups:
+    """Counters filled from the raw bytes of a TIME_WAIT dump, chunk by chunk.
 
-    def one(b, off):
-        fam = b[off]
-        groups[(fam, *(b[off + c] for c in _columns(fam)))] += 1
+    ``hist``: every socket by expiry bucket. ``sports``: sockets by local port
+    ``(hi, lo)``. ``dests[family]``: client-side sockets (local port an ephemeral port,
+    not a listening one) by ``(dst bytes..., dport hi, dport lo, bucket)``. A chunk whose
+    local ports are all clearly ephemeral goes through C-speed column counting; one that
+    holds a server-side socket (local port = a listening port) or a port near the range
+    edges is walked message by message.
+    """
 
-    if end < length:
-        wire.walk(view[end:], length - end, one, result)
+    def __init__(self, listening=(), port_range=(32768, 60999)):
+        self.lo, self.hi = port_range
+        self.listening = set(listening)
+        # Local ports (hi, lo) that hold no ephemeral port, among those whose high byte
+        # is inside the range: listening ports and the range's ragged edges.
+        lo_hi, hi_hi = self.lo >> 8, self.hi >> 8
+        self._excluded = {(p >> 8, p & 0xFF) for p in self.listening}
+        self._excluded |= {(lo_hi, b) for b in range(self.lo & 0xFF)}
+        self._excluded |= {(hi_hi, b) for b in range((self.hi & 0xFF) + 1, 256)}
+        self._excluded = {pair for pair in self._excluded if lo_hi <= pair[0] <= hi_hi}
+        self.hist: Counter = Counter()
+        self.sports: Counter = Counter()
+        self.dests: dict[int, Counter] = {}
+
+    def clear(self) -> None:
+        self.hist.clear()
+        self.sports.clear()
+        self.dests.clear()
+
+    def _ephemeral(self, sport: int) -> bool:
+        return self.lo <= sport <= self.hi and sport not in self.listening
+
+    def add_chunk(self, buf, length: int, result: wire.ChunkResult) -> None:
+        view = bytes(buf[:length])
+        end, stride, family = _uniform_prefix(view, length)
+        if end:
+            if any(b & wire.NLM_F_DUMP_INTR for b in set(view[6:end:stride])):
+                result.interrupted = True
+            hi_col = view[HDR + 4:end:stride]
+            lo_col = view[HDR + 5:end:stride]
+            pairs = list(zip(hi_col, lo_col, strict=True))
+            self.sports.update(pairs)
+            self.hist.update(view[HDR + 53:end:stride])
+            inside = min(hi_col) >= self.lo >> 8 and max(hi_col) <= self.hi >> 8
+            if inside and self._excluded.isdisjoint(pairs):
+                cols = [view[HDR + c:end:stride] for c in _dest_columns(family)]
+                self.dests.setdefault(family, Counter()).update(zip(*cols, strict=True))
+            else:
+                wire.walk(view, end, self._client_side, result)
+        if end < length:
+            wire.walk(view[end:], length - end, self._one, result)
+
+    def _client_side(self, b, off) -> None:
+        if self._ephemeral(b[off + 4] << 8 | b[off + 5]):
+            fam = b[off]
+            key = tuple(b[off + c] for c in _dest_columns(fam))
+            self.dests.setdefault(fam, Counter())[key] += 1
+
+    def _one(self, b, off) -> None:
+        self.sports[(b[off + 4], b[off + 5])] += 1
+        self.hist[b[off + 53]] += 1
+        self._client_side(b, off)
 
 
 class TimeWaitView:
     """What one aggregated TIME_WAIT dump says, per destination and overall."""
 
-    def __init__(self, groups: Counter, listening: set[int], port_range):
-        lo, hi = port_range
-        self.hist: Counter = Counter()
+    def __init__(self, groups: TimeWaitGroups):
+        self.hist = groups.hist
+        self._groups = groups
         self.by_dest: dict[str, Counter] = {}
-        self.ports: set[int] = set()
-        names: dict[tuple, str] = {}
-        for key, n in groups.items():
-            bucket = key[-1]
-            self.hist[bucket] += n
-            sport = key[1] << 8 | key[2]
-            if sport in listening or not lo <= sport <= hi:
-                continue  # the server side of a connection holds no ephemeral port
-            self.ports.add(sport)
-            dest = key[3:-1]
-            remote = names.get(dest)
-            if remote is None:
-                remote = names[dest] = _remote(key[0], dest)
-            hist = self.by_dest.get(remote)
-            if hist is None:
-                hist = self.by_dest[remote] = Counter()
-            hist[bucket] += n
+        for family, counter in groups.dests.items():
+            for key, n in counter.items():
+                remote = _remote(family, key[:-1])
+                hist = self.by_dest.get(remote)
+                if hist is None:
+                    hist = self.by_dest[remote] = Counter()
+                hist[key[-1]] += n
 
     @property
     def count(self) -> int:
         return sum(self.hist.values())
+
+    def ports_in_use(self, open_ports) -> int:
+        """Distinct ephemeral local ports held by these sockets and ``open_ports``,
+        counted on ``(hi, lo)`` pairs without a Python step per port."""
+        g = self._groups
+        pairs = set(g.sports)
+        pairs.update((p >> 8, p & 0xFF) for p in open_ports)
+        lo_hi, hi_hi = g.lo >> 8, g.hi >> 8
+        per_hi = Counter(map(itemgetter(0), pairs))
+        outside = sum(n for h, n in per_hi.items() if h < lo_hi or h > hi_hi)
+        return len(pairs) - outside - len(pairs & g._excluded)
 
 
 def _remote(family: int, dest: tuple) -> str:
