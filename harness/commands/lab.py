@@ -70,6 +70,7 @@ def up(name, sysctls):
             for role, h in lab.hosts.items()}
     with open(marker, "w") as f:
         json.dump(info, f)
+    lab.keep()
     for role, h in lab.hosts.items():
         click.echo(f"{role:<7} {h.netns:<16} {h.addr:<15} {h.addr6}")
     srv, cli = lab.hosts["server"], lab.hosts["client"]

@@ -186,6 +186,14 @@ class Lab:
             _open_labs.remove(self)
         _restore_sigterm()
 
+    def keep(self) -> None:
+        """Leave the namespaces for someone else to remove (`socklife lab down`): this
+        object forgets them and no longer guards SIGTERM for them."""
+        self._made.clear()
+        with contextlib.suppress(ValueError):
+            _open_labs.remove(self)
+        _restore_sigterm()
+
     def __enter__(self) -> Lab:
         return self.up()
 
