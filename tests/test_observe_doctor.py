@@ -52,6 +52,14 @@ def test_exhaustion_full_listener_overflows_close_wait_and_tw_buckets():
     assert "at most 3 short connections/s" in targets[0]["message"]
 
 
+def test_small_backlog_is_mentioned():
+    s = sample(listeners=[{"local": "0.0.0.0:80", "accept_queue": 0, "backlog": 128,
+                           "fill": 0.0, "full": False, "pid": None, "process": None}])
+    f = by_id(diagnose(s, s))
+    assert f["listener-backlog"]["severity"] == "info"
+    assert "backlog of 128, below somaxconn 4096" in f["listener-backlog"]["message"]
+
+
 def test_reuse_on_loopback_changes_the_target_rate():
     s = sample()
     s["sysctls"]["tcp_tw_reuse"] = 2

@@ -81,6 +81,13 @@ def diagnose(first: dict, second: dict, targets=()) -> list[dict]:
                 f"{where} is {100 * row['fill']:.0f}% full with a backlog of "
                 f"{row['backlog']}, below somaxconn {somax}.",
                 f"Pass a larger backlog to listen() (up to {somax})."))
+        elif somax and row["backlog"] < somax:
+            out.append(_f(
+                "listener-backlog", "info",
+                f"{where} has a backlog of {row['backlog']}, below somaxconn {somax}: it "
+                f"holds {row['backlog'] + 1} connections not yet accepted before SYNs are "
+                "dropped.",
+                f"If it serves bursts, pass a larger backlog to listen() (up to {somax})."))
     if total_overflows:
         out.append(_f(
             "listen-overflows", "warning" if not overflow_delta else "critical",
