@@ -15,11 +15,12 @@ from harness.sinks.jsonl import JsonlWriter
 
 EPILOG = """\b
 Examples:
-  socklife record -o run.jsonl                         every second until Ctrl-C
+  socklife record -o run.jsonl              every second until Ctrl-C
   socklife record -o run.jsonl --port 8080 --interval 0.1 --duration 60
-  socklife record -o lab.jsonl --netns lab --leak-threshold 10    (root)
-Each line is one sample (snapshot JSON plus rates, leaks, forecasts); the last line is
-{"summary": {...}}. Ctrl-C or SIGTERM ends the run after the current sample.
+  socklife record -o lab.jsonl --netns lab --leak-threshold 10     (root)
+Each line is one sample (snapshot JSON plus rates, leaks, forecasts);
+the last line is {"summary": {...}}. Ctrl-C or SIGTERM ends the run
+after the current sample.
 """
 
 interval_option = click.option(
