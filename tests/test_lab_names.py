@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import subprocess
 
 import pytest
+from sockets_util import wait_for
 
 from harness.lab import names
 
@@ -35,9 +37,15 @@ def test_cleanup_stale_removes_only_dead_owners_sl_namespaces(monkeypatch, tmp_p
     assert removed == deleted == [f"sl-{dead}-0-cli", f"sl-{dead}-0-srv", f"sl-t{dead}-1"]
 
 
-def test_pid_alive():
+def test_pid_alive_and_zombies_are_dead():
     assert names.pid_alive(os.getpid())
     assert not names.pid_alive(999_999_901)  # above pid_max (4194304 at most)
+    proc = subprocess.Popen(["true"])
+    try:
+        # killed but not yet reaped: a zombie owns nothing
+        assert wait_for(lambda: not names.pid_alive(proc.pid), timeout=5)
+    finally:
+        proc.wait()
 
 
 def test_list_labs_groups_namespaces_by_lab(monkeypatch):

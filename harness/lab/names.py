@@ -27,13 +27,18 @@ def owner_pid(name: str) -> int | None:
 
 
 def pid_alive(pid: int) -> bool:
+    """True while process ``pid`` exists and is not a zombie (a killed, unreaped owner)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()[0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False
 
 
 def is_persistent(name: str) -> bool:
