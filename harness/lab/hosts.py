@@ -33,7 +33,8 @@ _open_labs: list[Lab] = []
 def _ip(*args: str) -> None:
     proc = subprocess.run(["ip", *args], capture_output=True, text=True, check=False)
     if proc.returncode:
-        raise KernelError(f"ip {' '.join(args)}: {proc.stderr.strip()}")
+        last = (proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"])[-1]
+        raise KernelError(f"ip {' '.join(args)}: {last}")
 
 
 class HostThread(threading.Thread):

@@ -23,9 +23,18 @@ pass. The counter sits after the gate and so counts what the rule dropped.
 From a time on: ``drop_after(seconds, **match)`` adds the rule ``seconds`` from now
 (a timer thread; ``meta time`` in nft 1.0.6 takes whole seconds only).
 
-Delay is not offered: this kernel has no netem qdisc and no nft ``queue`` expression;
-an NFQUEUE verdict loop in userspace (xt compat) was not built. The fault is a drop,
-and TCP's own retransmission is the delay.
+Delay is not offered. Seen on kernel 6.18 here: ``tc qdisc ... netem`` gives
+"Specified qdisc kind is unknown" (CONFIG_NET_SCH_NETEM unset) and ``nft ... queue
+num 0`` gives "No such file or directory" (CONFIG_NFT_QUEUE unset); only the xtables
+NFQUEUE target exists, which nft cannot write (iptables is not installed), and a
+userspace verdict loop was not built. The fault is a drop; TCP's retransmission after
+it is the delay (seen: about 0.2 s for a data segment on the veth, 1 s for a SYN+ACK).
+
+Where to drop: a drop in the sender's ``output`` chain is a failed send (-EPERM to
+TCP), not a loss: TCP sends the segment again later as new data and RetransSegs stays
+0. To simulate a loss on the wire, drop in the receiver's ``input`` chain; then the
+sender retransmits (RetransSegs, TCPLossProbes). A SYN+ACK dropped in the server's
+output is still retransmitted by the request socket's timer (TCPSynRetrans).
 """
 
 from __future__ import annotations
