@@ -120,12 +120,12 @@ def command(netns, ports, duration, as_json):
                 out.write((to_json(tr, wall) if as_json else format_line(tr, t0)) + "\n")
         out.flush()
 
+    deadline = None if duration is None else t0 + duration
     with tracer:
-        if not as_json:
-            out.write(HEADER + "\n")
-            out.flush()
-        deadline = None if duration is None else t0 + duration
         with contextlib.suppress(KeyboardInterrupt):
+            if not as_json:
+                out.write(HEADER + "\n")
+                out.flush()
             while deadline is None or time.monotonic() < deadline:
                 left = 0.1 if deadline is None else max(0.0, min(0.1, deadline - time.monotonic()))
                 time.sleep(left)

@@ -10,7 +10,8 @@ there first if needed), so the global buffer and its settings (tracing_on,
 current_tracer, set_event) are never touched, and removes it on exit, on errors and on
 SIGTERM (the CLI turns SIGTERM into KeyboardInterrupt; instances left by a killed
 process are removed by the next Tracer). In it: trace_clock "mono" (the clock of
-time.monotonic()), a per-cpu buffer of ``buffer_kb``, and the events of ``EVENTS`` with
+time.monotonic()), a per-cpu buffer of ``buffer_kb`` (default: 32 MB over all cpus),
+and the events of ``EVENTS`` with
 a kernel filter on protocol, family and ports where the event has those fields.
 
 Records are read as binary pages from ``per_cpu/cpuN/trace_pipe_raw`` (non-blocking) and
@@ -33,6 +34,7 @@ import ipaddress
 import itertools
 import os
 import re
+import socket
 import struct
 
 from harness.kernel.errors import KernelError
@@ -53,6 +55,10 @@ FIELDS = ("common_pid", "skaddr", "oldstate", "newstate", "state", "sport", "dpo
           "family", "protocol", "saddr", "daddr", "saddr_v6", "daddr_v6", "err", "reason",
           "sock_cookie")
 IPPROTO_TCP = 6
+# Per-cpu buffers share this budget (16 MB a cpu on 2 cpus): at 5,000 connections/s
+# (~60,000 events/s) it holds seconds of events while the reader is starved of CPU
+# (benchmarks/bench_trace.py, docs/performance.md).
+BUFFER_TOTAL_KB = 32768
 _counter = itertools.count(1)
 _INSTANCE = re.compile(r"socklife-(\d+)-\d+$")
 
@@ -95,21 +101,34 @@ def kernel_filter(fields, ports, family: int | None) -> str:
     return " && ".join(terms)
 
 
+_ADDRS: dict[bytes, str] = {}
+
+
 def _addr(raw: bytes) -> str:
-    if len(raw) == 4:
-        return str(ipaddress.IPv4Address(raw))
-    a = ipaddress.IPv6Address(raw)
-    return str(a.ipv4_mapped or a)
+    """4 or 16 address bytes -> text (IPv4-mapped IPv6 as IPv4), cached: a busy trace
+    sees the same few addresses over and over, and ipaddress costs ~5 us a call."""
+    text = _ADDRS.get(raw)
+    if text is None:
+        if len(raw) == 4:
+            text = socket.inet_ntop(socket.AF_INET, raw)
+        else:
+            a = ipaddress.IPv6Address(raw)
+            text = str(a.ipv4_mapped or a)
+        if len(_ADDRS) > 65536:
+            _ADDRS.clear()
+        _ADDRS[raw] = text
+    return text
 
 
 class Tracer:
     """Exact TCP state transitions (and retransmits, resets, destroys) as they happen."""
 
     def __init__(self, ports=(), addrs=(), family: int | None = None,
-                 events=EVENTS, buffer_kb: int = 4096, root: str = TRACEFS):
+                 events=EVENTS, buffer_kb: int | None = None, root: str = TRACEFS):
         self.ports = tuple(int(p) for p in ports)
         self.addrs = frozenset(str(ipaddress.ip_address(a)) for a in addrs)
-        self.family, self.events, self.buffer_kb, self.root = family, events, buffer_kb, root
+        self.family, self.events, self.root = family, events, root
+        self.buffer_kb = buffer_kb or max(1024, BUFFER_TOTAL_KB // (os.cpu_count() or 1))
         self.path: str | None = None
         self.missed_pages = 0
         self._lost_final = 0
