@@ -65,6 +65,13 @@ def test_down_all_and_list(capsys):
     assert not {"pytesta", "pytestb"} & set(os.listdir(MARKERS))
 
 
+def test_down_leaves_a_running_process_lab_alone(capsys):
+    with Lab() as lab:
+        assert main(["lab", "down", "--name", lab.name]) == 2
+        assert "belongs to running process" in capsys.readouterr().err
+        assert lab.client.netns in list_netns()
+
+
 @pytest.mark.parametrize("args", [
     ["lab", "up", "--name", "t5"],          # would read as a test namespace of pid 5
     ["lab", "up", "--name", "Bad"],

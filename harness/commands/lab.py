@@ -93,6 +93,11 @@ def down(name, all_):
     targets = [name] if name else [n for n in names if _persistent(n)]
     if name and name not in names and not _persistent(name):
         raise UsageProblem(f"no lab {name!r} (see socklife lab list)")
+    if name and not _persistent(name):
+        pid = owner_pid(names[name][0])
+        if pid is not None and pid_alive(pid):
+            raise UsageProblem(f"lab {name!r} belongs to running process {pid}; "
+                               "it removes the lab when it ends")
     for lab in targets:
         for ns in names.get(lab, []):
             delete_netns(ns)
