@@ -59,17 +59,20 @@ def render_svg(segments: list[dict], transitions: list[dict],
             color = "#c0392b" if dropped else ("#2c3e50" if src == "client" else "#1e6f5c")
             end_x = (x1 + x2) / 2 if dropped else x2
             dash = ' stroke-dasharray="5,4"' if dropped else ""
-            out.append(f'<line class="segment" x1="{x1}" y1="{y}" x2="{end_x}" '
-                       f'y2="{y + ROW * 0.8 * (0.5 if dropped else 1)}" stroke="{color}" '
-                       f'stroke-width="1.5" marker-end="url(#arrow)"{dash}/>')
+            y0 = y + 6  # the arrow starts just below its label
+            y1 = y0 + ROW * 0.75 * (0.5 if dropped else 1)
+            out.append(f'<line class="segment" x1="{x1}" y1="{y0}" x2="{end_x}" y2="{y1}" '
+                       f'stroke="{color}" stroke-width="1.5" marker-end="url(#arrow)"{dash}/>')
             label = segment_label(ev) + ("  (dropped)" if dropped else "")
-            out.append(f'<text class="segment-label" x="{(x1 + x2) / 2}" y="{y + ROW * 0.35}" '
+            out.append(f'<text class="segment-label" x="{(x1 + x2) / 2}" y="{y + 2}" '
                        f'text-anchor="middle" fill="{color}">{escape(label)}</text>')
         else:
             side = ev.get("side", "client")
             x = x_of[side]
             anchor, dx = ("end", -8) if side == "client" else ("start", 8)
-            text = f'{ev.get("new")}'
+            text = str(ev.get("new"))
+            if text == "CLOSE" and ev.get("old") in ("FIN_WAIT2", "CLOSING"):
+                text = "CLOSE (handed to a timewait minisocket)"
             out.append(f'<text class="state" x="{x + dx}" y="{y + 4}" text-anchor="{anchor}" '
                        f'fill="#8e44ad">{escape(text)}</text>')
         out.append(f'<text x="6" y="{y + 4}" fill="#aaa" font-size="10">'
