@@ -110,10 +110,10 @@ def test_a_drop_in_the_senders_output_is_a_failed_send_not_a_loss():
 def test_drop_after_cuts_the_client_off_from_that_time_on():
     with Lab() as lab:
         server, addr = _serve(lab, 7012)
-        rule = lab.server.nft.drop_after(0.5, saddr=lab.client.addr)
+        rule = lab.server.nft.drop_after(2.0, saddr=lab.client.addr)
         t0 = time.monotonic()
         assert lab.client.run(_talk, addr, 7012, [b"before"]) == [b"before"]
-        assert time.monotonic() - t0 < 0.5, "the machine was too slow to talk before t"
+        assert time.monotonic() - t0 < 2.0, "the machine was too slow to talk before t"
         assert rule.packets == 0
         assert wait_for(lambda: rule.name in lab.server.nft.counters(), timeout=5)
 
