@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -66,3 +68,27 @@ def test_sigterm_guard_lasts_while_any_lab_is_open():
         assert signal.getsignal(signal.SIGTERM) is _sigterm_to_interrupt
         second.down()
         assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+BLOCKED = """
+import time
+from harness.lab import Lab
+with Lab() as lab:
+    print(lab.client.netns, lab.server.netns, flush=True)
+    lab.client.run(time.sleep, 60)   # the main thread waits in join()
+"""
+
+
+def test_sigterm_while_waiting_on_a_host_thread_removes_the_lab():
+    proc = subprocess.Popen([sys.executable, "-c", BLOCKED], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        names = proc.stdout.readline().split()
+        assert len(names) == 2 and set(names) <= set(list_netns())
+        proc.terminate()
+        proc.wait(10)
+        assert not set(names) & set(list_netns())
+        assert "KeyboardInterrupt" in proc.stderr.read()  # how SIGTERM ended it
+    finally:
+        proc.kill()
+        proc.wait()
