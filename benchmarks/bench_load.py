@@ -25,8 +25,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 
 from bench_connect import NGINX_CONF, Place, _interrupt, _stop
+
+from harness.observe.sampler import Sampler
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NGINX_PORT = 7002
@@ -71,6 +74,18 @@ def locust_rate(place: Place, duration: int, interval: str, tmp: str) -> tuple[f
     return rate, samples
 
 
+def sampler_cpu(place: Place, count: int = 20) -> tuple[float, int]:
+    """(CPU ms per sample, sockets on the port): what the child sampler does each tick,
+    timed here right after a load run, while its TIME_WAIT sockets are still there."""
+    with Sampler(place.netns, (NGINX_PORT,), 0.1) as sampler:
+        sampler.sample()  # the first sample also looks up the listener's owner
+        start = time.process_time()
+        for _ in range(count):
+            sample = sampler.sample()
+        ms = (time.process_time() - start) * 1000 / count
+    return ms, sum(sample["states"].values())
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--duration", type=int, default=10, help="seconds per run")
@@ -84,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     wrk: list[float] = []
     ours: dict[str, list[float]] = {name: [] for name in VARIANTS}
     samples: list[int] = []
+    cpu: list[tuple[float, int]] = []
     tmp = tempfile.mkdtemp(prefix="sl-bench-load-")
     try:
         with Place() as place:
@@ -96,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
                         ours[name].append(rate)
                         if interval == "0.1":
                             samples.append(n)
+                    cpu.append(sampler_cpu(place))
             finally:
                 _stop(nginx)
     except KeyboardInterrupt:
@@ -119,6 +136,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'sampler cost at 10 Hz (throughput lost)':<46} {(off - on) / off:>9.1%}")
     print(f"{'samples per 10 Hz run':<46} {statistics.median(samples):>9.0f}  "
           + ", ".join(str(n) for n in samples))
+    for ms, sockets in cpu:
+        print(f"one sample after the round: {ms:.1f} ms CPU ({ms:.0f}% of a core "
+              f"at 10 Hz) with {sockets:,} sockets on the port")
     return 0
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from harness.kernel.inet_diag import STATES
 from harness.load.arguments import Settings, parse_rule, port_of_host
-from harness.load.collector import Collector, failed_checks
+from harness.load.collector import Collector
 from harness.load.csv_sink import COLUMNS, TcpCsv
 from harness.load.hostkey import HostLock
 
@@ -64,9 +64,9 @@ def test_close_wait_rule_counts_sockets_that_outlive_a_sample():
     c.add("a", "a", sample(1.0, cookies=[1, 2], CLOSE_WAIT=2))
     c.add("a", "a", sample(2.0, cookies=[3], CLOSE_WAIT=1))  # all transient
     assert c.summary()["close_wait_settled_max"] == 0
-    assert failed_checks([parse_rule("CLOSE_WAIT=0")], c.summary()) == []
+    assert c.failed_checks([parse_rule("CLOSE_WAIT=0")]) == []
     c.add("a", "a", sample(3.0, cookies=[3, 4], CLOSE_WAIT=2))  # 3 stayed
-    assert failed_checks([parse_rule("CLOSE_WAIT=0")], c.summary()) == [
+    assert c.failed_checks([parse_rule("CLOSE_WAIT=0")]) == [
         "CHECK FAILED: CLOSE_WAIT=0 observed 1"]
 
 
@@ -77,7 +77,7 @@ def test_failed_checks_one_line_per_violated_rule():
     c.eaddrnotavail = 4
     rules = [parse_rule(r) for r in ("TIME_WAIT=7", "TIME_WAIT=6", "listen_overflows=6",
                                      "eaddrnotavail=0", "ephemeral_fraction=0.5")]
-    assert failed_checks(rules, c.summary()) == [
+    assert c.failed_checks(rules) == [
         "CHECK FAILED: TIME_WAIT=6 observed 7",
         "CHECK FAILED: listen_overflows=6 observed 7",
         "CHECK FAILED: eaddrnotavail=0 observed 4",

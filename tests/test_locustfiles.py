@@ -28,7 +28,7 @@ def test_short_tcp_fails_ci_on_a_close_wait_leak_and_passes_on_a_good_server(tmp
     assert good_code == 0, good_out
     assert "CHECK FAILED" not in good_out
     rows = list(csv.DictReader((tmp_path / "good_tcp.csv").open()))
-    assert len(rows) >= 5  # a sample a second over 6 s, plus the last one at the stop
+    assert len(rows) >= 2  # a sample a second, and the last one at the stop
     assert all(row["users"] for row in rows) and rows[-1]["LISTEN"] == "1"
     assert max(int(row["TIME_WAIT"]) for row in rows) > 0  # the client closed first
     # Locust's own statistics carry the connect and request rows

@@ -75,9 +75,8 @@ def command(duration, users, rate, report, record):
         if report:
             from harness.cli import main
 
-            if main(["report", jsonl, "-o", report]) != 0:
+            if main(["report", jsonl, "-o", report]) != 0:  # it names the file written
                 raise UsageProblem(f"could not write the report {report}")
-            console.print(f"report: {report}")
     finally:
         if scratch:
             with contextlib.suppress(OSError):

@@ -1,6 +1,7 @@
 """The ``--socklife-*`` arguments and the ``NAME=N`` rules of ``--socklife-max``.
 
 Arguments are added to Locust's parser itself (not a group) so the web UI shows them.
+Rules are harness.observe.thresholds rules (the same names as `socklife check --max`).
 ``Settings.from_options`` reads them back from ``environment.parsed_options`` (absent
 in an in-process Environment, where the defaults apply).
 """
@@ -10,38 +11,8 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
-from harness.kernel.inet_diag import STATES
-
-RULE_NAMES = (*STATES, "leaks", "listen_overflows", "eaddrnotavail", "ephemeral_fraction")
-
-
-@dataclass(frozen=True)
-class Rule:
-    """``NAME=N``: the run fails when the observed value of NAME exceeds N."""
-
-    name: str
-    limit: float
-
-    def __str__(self) -> str:
-        limit = int(self.limit) if float(self.limit).is_integer() else self.limit
-        return f"{self.name}={limit}"
-
-
-def parse_rule(text: str) -> Rule:
-    """``"CLOSE_WAIT=0"`` -> Rule("CLOSE_WAIT", 0.0); ValueError with one line otherwise."""
-    name, sep, value = text.partition("=")
-    name = name.strip()
-    if not sep:
-        raise ValueError(f"expected NAME=N, got {text!r}")
-    if name not in RULE_NAMES:
-        raise ValueError(f"unknown name {name!r} in {text!r} (one of {', '.join(RULE_NAMES)})")
-    try:
-        limit = float(value)
-    except ValueError:
-        raise ValueError(f"bad number in {text!r}") from None
-    if limit < 0:
-        raise ValueError(f"negative limit in {text!r}")
-    return Rule(name, limit)
+from harness.observe.sampler import MAX_INTERVAL_S, MIN_INTERVAL_S
+from harness.observe.thresholds import Rule, parse_rule
 
 
 def _rule(text: str) -> str:
@@ -57,8 +28,9 @@ def _interval(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"bad interval {text!r}") from None
-    if not 0.01 <= value <= 3600:
-        raise argparse.ArgumentTypeError(f"interval {text!r} out of range (0.01-3600 s)")
+    if not MIN_INTERVAL_S <= value <= MAX_INTERVAL_S:
+        raise argparse.ArgumentTypeError(
+            f"interval {text!r} out of range ({MIN_INTERVAL_S:g}-{MAX_INTERVAL_S:g} s)")
     return value
 
 
@@ -82,8 +54,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--socklife-max", type=_rule, action="append", default=None,
                         metavar="NAME=N", include_in_web_ui=False,
                         help="socklife: exit 3 when NAME exceeds N over the run; NAME is a "
-                             "TCP state, leaks, listen_overflows, eaddrnotavail or "
-                             "ephemeral_fraction (repeatable).")
+                             "TCP state (its peak), leaks, listen_overflows, eaddrnotavail, "
+                             "ephemeral_fraction, accept_queue_fill or time_wait_peak "
+                             "(repeatable).")
     parser.add_argument("--socklife-record", default=None, metavar="FILE",
                         help="socklife: also write every sample as JSONL to FILE.")
 

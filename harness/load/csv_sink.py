@@ -14,13 +14,8 @@ import csv
 import io
 
 from harness.kernel.inet_diag import STATES
-from harness.load.collector import (
-    exhausted_in,
-    fraction_max,
-    headroom,
-    leak_count,
-    listener_fill,
-)
+from harness.load.collector import exhausted_in, fraction_max, headroom, leak_count
+from harness.observe.thresholds import listener_fill
 
 COLUMNS = (
     "time", "host", *STATES, "listeners", "accept_queue", "backlog", "accept_queue_fill",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import signal
 import time
+from collections import deque
 from dataclasses import dataclass
 
 import gevent
@@ -20,16 +21,13 @@ from locust import constant_throughput, events
 from locust.env import Environment
 from rich.console import Group
 from rich.live import Live
-from rich.table import Table
+from rich.text import Text
 
+from harness.commands.watch import SHOWN_STATES, SPARK_WIDTH, render
 from harness.load.arguments import Settings
-from harness.load.collector import headroom, listener_fill
 from harness.load.plugin import LoadWatch
 from harness.load.tcp_user import ShortTcpUser
 from harness.sockets import Server
-
-SHOWN = ("ESTABLISHED", "SYN_SENT", "FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT", "CLOSE_WAIT",
-         "LAST_ACK", "LISTEN")
 
 
 class DemoUser(ShortTcpUser):
@@ -48,32 +46,21 @@ class DemoResult:
     checks: list[str]
 
 
-def view(watch: LoadWatch, runner, started: float, duration: float) -> Group:
-    """The live view: Locust's figures, then the latest sample's states and queues."""
-    total = runner.stats.total
-    connects = runner.stats.get("connect", "TCP")
-    head = Table.grid(padding=(0, 2))
-    head.add_row(f"[b]socklife demo[/b] {time.monotonic() - started:3.0f}/{duration:.0f} s",
-                 f"users {runner.user_count}", f"{connects.current_rps:6.0f} connections/s",
-                 f"failures {total.num_failures}")
-    table = Table(title=f"TCP states on port {watch.settings.ports[0]}", title_justify="left")
-    table.add_column("", no_wrap=True)
-    table.add_column("now", justify="right")
-    table.add_column("peak", justify="right")
+def view(watch: LoadWatch, runner, started: float, duration: float, series) -> Group:
+    """The `socklife watch` view of the latest sample under a header with Locust's
+    figures (connections per second are the kernel's ActiveOpens rate, in the view)."""
+    head = Text(f"socklife demo  {time.monotonic() - started:3.0f}/{duration:.0f} s  "
+                f"port {watch.settings.ports[0]}  users {runner.user_count}  "
+                f"requests {runner.stats.total.num_requests}  "
+                f"failures {runner.stats.total.num_failures}  Ctrl-C ends", style="bold")
     runs = list(watch.collector.hosts.values())
-    if runs:
-        run = runs[0]
-        s = run.latest
-        for name in SHOWN:
-            table.add_row(name, str(s["states"].get(name, 0)), str(run.peaks.get(name, 0)))
-        top = max(s.get("listeners") or [], key=listener_fill, default=None)
-        if top:
-            table.add_row("accept queue", f"{top['accept_queue']}/{top['backlog'] + 1}",
-                          f"{run.fill_max:.0%}")
-        room = headroom(s)
-        table.add_row("port headroom", "-" if room is None else str(room),
-                      "-" if run.headroom_min is None else str(run.headroom_min))
-    return Group(head, table)
+    if not runs:
+        return Group(head, Text("waiting for the first sample..."))
+    s = runs[0].latest
+    for name in SHOWN_STATES:
+        series[name].append(s["states"][name])
+    lines = list(render(s, series, "").renderables)
+    return Group(head, *lines[1:])  # the demo's header instead of watch's
 
 
 def run_demo(duration: float, users: int, rate: float, record: str | None,
@@ -91,13 +78,14 @@ def run_demo(duration: float, users: int, rate: float, record: str | None,
     # hub would not reach this greenlet cleanly
     stop = gevent.event.Event()
     handlers = [gevent.signal_handler(sig, stop.set) for sig in (signal.SIGINT, signal.SIGTERM)]
+    series = {name: deque(maxlen=SPARK_WIDTH) for name in SHOWN_STATES}
     try:
         runner.start(users, spawn_rate=users)
-        with Live(view(watch, runner, started, duration), console=console,
-                  refresh_per_second=2, transient=False) as live:
+        with Live(view(watch, runner, started, duration, series), console=console,
+                  auto_refresh=False, transient=False) as live:
             while not stop.is_set() and time.monotonic() - started < duration:
-                stop.wait(0.5)
-                live.update(view(watch, runner, started, duration))
+                stop.wait(1.0)
+                live.update(view(watch, runner, started, duration, series), refresh=True)
     finally:
         for handler in handlers:
             handler.cancel()

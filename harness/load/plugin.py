@@ -11,20 +11,22 @@ writes ``<csv-prefix>_tcp.csv`` and the optional JSONL, and at ``quitting`` chec
 
 from __future__ import annotations
 
-import json
 import logging
+import sys
 import time
 from collections import deque
 
 from locust import events
 from locust.runners import WORKER_REPORT_INTERVAL, MasterRunner, WorkerRunner
 
+from harness.kernel.errors import KernelError
 from harness.kernel.netns import check_can_enter
 from harness.load.arguments import Settings, add_arguments, port_of_host
-from harness.load.collector import Collector, failed_checks
+from harness.load.collector import Collector
 from harness.load.csv_sink import TcpCsv
 from harness.load.hostkey import HostLock, host_label
 from harness.load.source import SampleProcess
+from harness.sinks.jsonl import JsonlWriter
 
 MESSAGE = "socklife_sample"
 log = logging.getLogger("socklife")
@@ -121,7 +123,7 @@ class LoadWatch:
         if self.collects and self.csv is None and self.settings.csv_prefix:
             self.csv = TcpCsv(f"{self.settings.csv_prefix}_tcp.csv")
         if self.collects and self.jsonl is None and self.settings.record:
-            self.jsonl = open(self.settings.record, "w", encoding="utf-8")  # noqa: SIM115
+            self.jsonl = JsonlWriter(self.settings.record)
         if self.may_sample and self.sampler is None:
             self.start_sampler()
 
@@ -172,8 +174,7 @@ class LoadWatch:
         if self.csv:
             self.csv.add(data["label"], sample)
         if self.jsonl:
-            self.jsonl.write(json.dumps({**sample, "host": data["label"]}) + "\n")
-            self.jsonl.flush()
+            self.jsonl.write({**sample, "host": data["label"]})
 
     def finish(self) -> list[str]:
         """Close the files, decide the checks; the ``CHECK FAILED`` lines (once)."""
@@ -183,11 +184,9 @@ class LoadWatch:
         self.checked = []
         if self.collector is not None:
             self.collector.eaddrnotavail = eaddrnotavail_count(self.runner.stats)
-            summary = self.collector.summary()
-            self.checked = failed_checks(self.settings.rules, summary)
+            self.checked = self.collector.failed_checks(self.settings.rules)
             if self.jsonl:
-                self.jsonl.write(json.dumps({"summary": summary}) + "\n")
-                self.jsonl.close()
+                self.jsonl.close(self.collector.summary())
             if self.csv:
                 self.csv.close()
         if self.lock:
@@ -209,7 +208,21 @@ def _add_arguments(parser, **_kw) -> None:
     add_arguments(parser)
 
 
+def check_options(options) -> None:
+    """Bad ``--socklife-*`` values end the run at start: one line, exit code 2."""
+    settings = Settings.from_options(options)
+    try:
+        check_can_enter(settings.netns)
+        if settings.record:
+            open(settings.record, "w").close()  # the file is written from test_start
+    except (KernelError, OSError) as exc:
+        print(f"socklife: error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
 @events.init.add_listener
 def _on_init(environment, **_kw) -> None:
     if getattr(environment, "socklife", None) is None:
+        if not isinstance(environment.runner, WorkerRunner):
+            check_options(environment.parsed_options)
         LoadWatch(environment).attach()

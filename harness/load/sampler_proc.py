@@ -1,7 +1,8 @@
-"""The sampler as a child process: one JSON sample per line on stdout.
+"""The sampler (harness.observe.sampler) as a child process: one JSON sample per line.
 
-Run by the Locust process that samples its host (``python -m harness.load.sampler_proc
---interval S [--netns NS] [--port P]...``). A process of its own keeps the decoding of
+Run by the Locust process that samples its host (``python -P .../sampler_proc.py
+--interval S [--netns NS] [--port P]...``: as a script, so that the package
+harness.load, which imports Locust, is not imported). A process of its own keeps the decoding of
 tens of thousands of sockets off the Locust process: in a thread there it would hold
 the GIL against the gevent loop, and every socket call of the Users would wait for it
 (the convoy effect; see docs/performance.md). No Locust and no gevent here.
@@ -19,23 +20,18 @@ import signal
 import sys
 import time
 
-from harness.observe.snapshot import take
+from harness.observe.leaks import DEFAULT_THRESHOLD_S
+from harness.observe.sampler import Sampler
 
 PR_SET_PDEATHSIG = 1
 
 
-def read(netns: str | None, ports: tuple[int, ...], interval: float) -> dict:
-    sample = take(netns, ports)
-    sample["interval_s"] = interval
-    sample["ports"] = list(ports)
-    return sample
-
-
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m harness.load.sampler_proc")
+    ap = argparse.ArgumentParser(prog="sampler_proc.py")
     ap.add_argument("--interval", type=float, default=1.0)
     ap.add_argument("--netns", default=None)
     ap.add_argument("--port", type=int, action="append", default=[])
+    ap.add_argument("--leak-threshold", type=float, default=DEFAULT_THRESHOLD_S)
     ap.add_argument("--parent", type=int, default=None, help="end if this pid is gone")
     args = ap.parse_args(argv)
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
@@ -46,21 +42,21 @@ def main(argv: list[str] | None = None) -> int:
     wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
     signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
-    ports = tuple(args.port)
     next_at = time.monotonic()
-    while True:
-        line = json.dumps(read(args.netns, ports, args.interval))
-        try:
-            sys.stdout.write(line + "\n")
-            sys.stdout.flush()
-        except BrokenPipeError:
-            return 0
-        if stopping:
-            return 0
-        next_at = max(next_at + args.interval, time.monotonic() - args.interval)
-        delay = next_at - time.monotonic()
-        if delay > 0 and not stopping:
-            select.select([wake_r], [], [], delay)  # a SIGTERM: one last sample, the end
+    with Sampler(args.netns, args.port, args.interval, args.leak_threshold) as sampler:
+        while True:
+            line = json.dumps(sampler.sample(), separators=(",", ":"))
+            try:
+                sys.stdout.write(line + "\n")
+                sys.stdout.flush()
+            except BrokenPipeError:
+                return 0
+            if stopping:
+                return 0
+            next_at = max(next_at + args.interval, time.monotonic() - args.interval)
+            delay = next_at - time.monotonic()
+            if delay > 0 and not stopping:
+                select.select([wake_r], [], [], delay)  # a SIGTERM: one last sample, the end
 
 
 if __name__ == "__main__":

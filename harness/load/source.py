@@ -13,6 +13,8 @@ import subprocess
 import sys
 from collections.abc import Iterator
 
+SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sampler_proc.py")
+
 
 class SampleProcess:
     """The child sampler for ``netns``/``ports`` every ``interval`` seconds."""
@@ -22,8 +24,10 @@ class SampleProcess:
         self.proc: subprocess.Popen | None = None
 
     def command(self) -> list[str]:
-        argv = [sys.executable, "-m", "harness.load.sampler_proc",
-                "--interval", str(self.interval), "--parent", str(os.getpid())]
+        # run as a script (-P: its folder not on sys.path), not as harness.load.sampler_proc:
+        # importing the package harness.load would import Locust and gevent (0.7 s)
+        argv = [sys.executable, "-P", SCRIPT, "--interval", str(self.interval),
+                "--parent", str(os.getpid())]
         if self.netns:
             argv += ["--netns", self.netns]
         for port in self.ports:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 
 from harness.kernel.inet_diag import STATES
-from harness.load.collector import Collector, headroom, leak_count, listener_fill
+from harness.load.collector import Collector, headroom, leak_count
+from harness.observe.thresholds import listener_fill
 
 TAB_KEY = "tcp-states"
 SHOWN = ("ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT",
