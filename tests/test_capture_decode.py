@@ -8,6 +8,7 @@ import pytest
 
 from harness.kernel.capture import bpf_program
 from harness.kernel.tcp_segment import decode_frame, flag_names, parse_options
+from harness.observe.timeline import relative_segments
 
 FIXTURE = Path(__file__).parent / "fixtures" / "capture" / "lab_v4_v6_echo.json"
 FRAMES = json.loads(FIXTURE.read_text())["frames"]
@@ -75,3 +76,19 @@ def test_bpf_jumps_stay_inside_the_program():
             if code & 0x07 == 0x05:  # BPF_JMP
                 assert i + 1 + jt < len(prog) and i + 1 + jf < len(prog)
         assert prog[-1][0] == 0x06 and prog[-1][3] > 0  # ends in "accept"
+
+
+def test_relative_numbers_of_the_recorded_ipv4_connection():
+    segs = [dict(decode_frame(bytes.fromhex(r["frame"])), time=i)
+            for i, r in enumerate(FRAMES[:10])]
+    rel = relative_segments(segs, client=("198.18.124.1", 43122))
+    got = [(s["from"], s["flags"], s["rel_seq"], s["rel_ack"], s["len"]) for s in rel]
+    assert got == [
+        ("client", "SYN", 0, None, 0), ("server", "SYN,ACK", 0, 1, 0),
+        ("client", "ACK", 1, 1, 0), ("client", "ACK,PSH", 1, 1, 5),
+        ("server", "ACK", 1, 6, 0), ("server", "ACK,PSH", 1, 6, 5),
+        ("client", "ACK", 6, 6, 0), ("client", "ACK,FIN", 6, 6, 0),
+        ("server", "ACK,FIN", 6, 7, 0), ("client", "ACK", 7, 7, 0)]
+    # wrap-around: relative numbers are taken modulo 2**32
+    wrap = [dict(segs[0], seq=2**32 - 1), dict(segs[1], ack=0)]
+    assert relative_segments(wrap, client=("198.18.124.1", 43122))[1]["rel_ack"] == 1

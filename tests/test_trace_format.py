@@ -15,6 +15,7 @@ from harness.kernel.trace_format import (
 )
 from harness.kernel.tracefs import Tracer, kernel_filter
 from harness.observe.lifecycle import Lifecycles, lifecycles, path
+from harness.observe.timeline import connections
 
 FIX = Path(__file__).parent / "fixtures" / "trace"
 EVENTS = FIX / "events"
@@ -143,3 +144,15 @@ def test_live_lifecycles_forget_finished_sockets():
     for ev in PAGES["expected"]:
         lc.add(ev)
     assert lc.done == [] and lc.open == {}
+
+
+def test_connections_pair_both_sides_and_skip_listeners():
+    conns = connections(PAGES["expected"])
+    assert [(c["client"], c["server"]) for c in conns] == [
+        ("198.19.135.1:52296", "198.19.135.2:7000"),
+        ("[fd53:6c:187::1]:54638", "[fd53:6c:187::2]:7000")]
+    ok, refused = conns
+    assert ok["client_life"]["time_wait"] and ok["server_life"]["local"] == "198.19.135.2:7000"
+    sides = [r["side"] for r in ok["timeline"]]
+    assert sides.count("client") == 5 and sides.count("server") == 5
+    assert refused["server_life"] is None and refused["segments"] == []

@@ -1,6 +1,7 @@
 """The tracer on a real connection in a lab, with the capture beside it (root)."""
 
 import os
+import subprocess
 
 import pytest
 
@@ -71,3 +72,17 @@ def test_not_root_is_a_one_line_error(monkeypatch):
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
     with pytest.raises(KernelError, match="needs root"):
         Tracer().start()
+
+
+@pytest.mark.root
+def test_instances_of_a_dead_process_are_removed_at_the_next_start():
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    stale = os.path.join(TRACEFS, "instances", f"socklife-{proc.pid}-1")
+    os.mkdir(stale)
+    try:
+        with Tracer(ports=[7999]):
+            assert not os.path.exists(stale)
+    finally:
+        if os.path.exists(stale):
+            os.rmdir(stale)
