@@ -10,7 +10,7 @@ import pytest
 
 from harness.cli import main
 from harness.kernel.netns import list_netns
-from harness.lab import Lab
+from harness.lab import Lab, cleanup_stale
 from harness.lab.names import MARKERS
 
 pytestmark = pytest.mark.root
@@ -54,6 +54,9 @@ def test_down_all_and_list(capsys):
             assert main(["lab", "up", "--name", name]) == 0
         out = capsys.readouterr().out
         assert "ip netns exec sl-pytestb-cli socklife connect 198." in out
+        ours = {f"sl-{n}-{r}" for n in ("pytesta", "pytestb") for r in ("cli", "srv")}
+        assert not ours & set(cleanup_stale())  # persistent: never stale
+        assert ours <= set(list_netns())
         assert main(["lab", "list"]) == 0
         listing = capsys.readouterr().out
         assert listing.count("persistent") >= 2 and "sl-pytesta-srv" in listing
