@@ -132,6 +132,7 @@ class Tracer:
         self.path: str | None = None
         self.missed_pages = 0
         self._lost_final = 0
+        self._pending: list[dict] = []
         self._fds: list[int] = []
         self._layouts: dict[int, EventLayout] = {}
         self._comms: dict[int, str] = {}
@@ -200,6 +201,7 @@ class Tracer:
     def stop(self) -> None:
         """Close the buffers and remove the instance (idempotent); ``lost`` stays readable."""
         if self._fds:
+            self._pending = self.read()  # what is left stays readable after the with block
             self._lost_final = self.lost
         for fd in self._fds:
             os.close(fd)
@@ -232,7 +234,7 @@ class Tracer:
     def read_raw(self) -> list[tuple[int, bytes, list]]:
         """Pages waiting in the buffers: [(cpu, page bytes, records)], cpu by cpu."""
         out = []
-        for cpu, fd in zip(self._cpus, self._fds, strict=True):
+        for cpu, fd in zip(self._cpus, self._fds, strict=False):  # no fds once stopped
             while True:
                 try:
                     page = os.read(fd, self._page)
@@ -248,7 +250,7 @@ class Tracer:
     def read(self) -> list[dict]:
         """Events decoded since the last read that pass the port/address filter, oldest
         first (records of all cpus merged by time)."""
-        events = []
+        events, self._pending = self._pending, []
         for _cpu, page, records in self.read_raw():
             events.extend(self.decode_records(page, records))
         events.sort(key=lambda e: e["time"])
