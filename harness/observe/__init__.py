@@ -4,5 +4,8 @@ snapshot (one reading as the design.md JSON), listeners (accept/SYN queues, fill
 ports (ephemeral use per destination and the exhaustion forecast), timewait (TIME_WAIT
 aggregated from raw dump bytes), leaks (CLOSE_WAIT ages by cookie, owner cache),
 sampler (a sample every interval: rates, bounded history, run summary), doctor (risks
-explained with their fixes).
+explained with their fixes), thresholds (NAME=N rules over a run summary), runfile and
+baseline (recorded runs for `check`), lifecycle (per-socket transitions from
+tracepoints, TIME_WAIT inferred), timeline (tracepoints and captured segments merged
+per connection, relative seq/ack).
 """
