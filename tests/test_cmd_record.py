@@ -27,13 +27,14 @@ def test_duration_writes_samples_then_summary(tmp_path, capsys):
     out = tmp_path / "run.jsonl"
     try:
         rc = main(["record", "-o", str(out), "--port", str(port), "--interval", "0.05",
-                   "--duration", "0.3"])
+                   "--duration", "1"])
     finally:
         c.close(), s.close(), lst.close()
     assert rc == 0
     *samples, last = lines_of(out)
-    assert len(samples) == 6  # t = 0, 0.05, ... 0.25
-    assert last["summary"]["samples"] == 6
+    # t = 0, 0.05, ... 0.95 at most; a loaded machine skips late samples, never bursts
+    assert 2 <= len(samples) <= 20
+    assert last["summary"]["samples"] == len(samples)
     assert last["summary"]["peaks"]["ESTABLISHED"] == 2
     for key in ("interval_s", "ports", "rates", "leaks", "listeners", "close_wait",
                 "time_wait", "ephemeral", "counters", "sysctls", "states"):
@@ -41,7 +42,7 @@ def test_duration_writes_samples_then_summary(tmp_path, capsys):
     assert samples[0]["rates"] == {} and samples[1]["rates"]
     assert samples[-1]["ports"] == [port]
     assert samples[-1]["listeners"][0]["pid"] == os.getpid()
-    assert f"wrote 7 lines to {out}" in capsys.readouterr().err
+    assert f"wrote {len(samples) + 1} lines to {out}" in capsys.readouterr().err
 
 
 def test_unwritable_file_is_one_line_and_exit_2(tmp_path, capsys):
