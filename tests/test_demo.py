@@ -31,6 +31,15 @@ def test_demo_runs_load_and_sums_up(tmp_path):
     assert all(line["locust"]["users"] == 10 and line["locust"]["rps"] > 0 for line in during)
 
 
+def test_demo_writes_the_html_report(tmp_path):
+    code, out = finish(run("--duration", "2", "--rate", "100", "--report", "demo.html",
+                           cwd=tmp_path))
+    assert code == 0, out
+    page = (tmp_path / "demo.html").read_text()
+    assert page.startswith("<!") and "TIME_WAIT" in page
+    assert not list(tmp_path.glob("*.jsonl"))  # the scratch record is gone
+
+
 def test_demo_sigterm_leaves_a_complete_record(tmp_path):
     proc = run("--duration", "60", "--record", "demo.jsonl", cwd=tmp_path)
     record = tmp_path / "demo.jsonl"

@@ -42,6 +42,7 @@ def test_settings_from_worker_options_and_host_port():
     s = Settings.from_options(options)
     assert (s.interval, s.ports, [str(r) for r in s.rules]) == (0.5, (7000,), ["TIME_WAIT=10"])
     assert Settings.from_options(None) == Settings()
+    assert s.sample_ports == (7000,) and Settings(ports=(0,)).sample_ports == ()
     assert port_of_host("tcp://127.0.0.1:7000") == 7000
     assert port_of_host("http://[::1]:8080/x") == 8080
     assert port_of_host("http://example") == 80

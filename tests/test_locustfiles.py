@@ -59,6 +59,13 @@ def test_bad_socklife_argument_is_one_line_usage_error(tmp_path):
     code, out = finish(start_locust("short_tcp.py", "--headless", "--socklife-max",
                                     "BOGUS=1", cwd=tmp_path))
     assert code == 2 and "unknown name 'BOGUS'" in out and "Traceback" not in out
+    for bad, says in ((("--socklife-netns", "sl-nosuch"), "no network namespace 'sl-nosuch'"),
+                      (("--socklife-record", "no/such/dir/run.jsonl"), "No such file")):
+        code, out = finish(start_locust("short_tcp.py", "--headless", "-t", "2s", *bad,
+                                        cwd=tmp_path))
+        errors = [line for line in out.splitlines() if line.startswith("socklife: error:")]
+        assert code == 2 and len(errors) == 1 and says in errors[0], out
+        assert "Traceback" not in out
 
 
 def test_http_close_leaves_time_wait_keep_alive_does_not_fail(tmp_path):
@@ -91,8 +98,12 @@ def test_port_exhaustion_runs_out_of_ports_in_its_lab(tmp_path):
     rows = list(csv.DictReader((tmp_path / "ports_tcp.csv").open()))
     assert {row["ephemeral_usable"] for row in rows} == {"200"}  # the lab client's range
     assert rows[-1]["ephemeral_headroom"] == "0" and rows[-1]["TIME_WAIT"] == "200"
-    # failures start only once the headroom is gone
+    # failures start only once the headroom is gone, when the forecast said they would
     first_failing = next(i for i, row in enumerate(rows) if float(row["failures_per_s"]) > 0)
     assert int(rows[first_failing - 1]["ephemeral_headroom"]) < 40
+    early = next(row for row in rows if row["ephemeral_exhausted_in_s"]
+                 and float(row["ephemeral_exhausted_in_s"]) >= 4)
+    waited = float(rows[first_failing]["time"]) - float(early["time"])
+    assert 1 / 1.5 <= waited / float(early["ephemeral_exhausted_in_s"]) <= 1.5
     lab_client = rows[0]["host"].split("/", 1)[1]  # the sampled namespace: the lab's client
     assert lab_client.startswith("sl-") and not os.path.exists(f"/run/netns/{lab_client}")

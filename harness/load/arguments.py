@@ -35,8 +35,8 @@ def _interval(text: str) -> float:
 
 
 def _port(text: str) -> int:
-    if not text.isdigit() or not 0 < int(text) < 65536:
-        raise argparse.ArgumentTypeError(f"bad port {text!r} (1-65535)")
+    if not text.isdigit() or not 0 <= int(text) < 65536:
+        raise argparse.ArgumentTypeError(f"bad port {text!r} (1-65535, or 0 for all)")
     return int(text)
 
 
@@ -50,7 +50,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--socklife-port", type=_port, action="append", default=None,
                         metavar="P",
                         help="socklife: only sockets with local or remote port P "
-                             "(repeatable; default: the port of --host).")
+                             "(repeatable; default: the port of --host; 0: every socket, "
+                             "cheaper at high rates: see docs/performance.md).")
     parser.add_argument("--socklife-max", type=_rule, action="append", default=None,
                         metavar="NAME=N", include_in_web_ui=False,
                         help="socklife: exit 3 when NAME exceeds N over the run; NAME is a "
@@ -65,7 +66,12 @@ def add_arguments(parser) -> None:
 class Settings:
     interval: float = 1.0
     netns: str | None = None
-    ports: tuple[int, ...] = ()
+    ports: tuple[int, ...] = ()  # (0,): every port, asked for explicitly
+
+    @property
+    def sample_ports(self) -> tuple[int, ...]:
+        """The ports the sampler filters on (none for ``--socklife-port 0``)."""
+        return () if 0 in self.ports else self.ports
     rules: tuple[Rule, ...] = ()
     record: str | None = None
     csv_prefix: str | None = None
