@@ -7,6 +7,7 @@ import pytest
 
 from harness.kernel.capture import Capture
 from harness.kernel.errors import KernelError
+from harness.kernel.sockdiag import dump
 from harness.kernel.tracefs import TRACEFS, Tracer
 from harness.lab import Lab
 from harness.observe.lifecycle import path
@@ -44,6 +45,9 @@ def test_one_connection_both_sides_in_order_with_segments():
                                    netns=lab.client.netns).ok == 1
             cap.stop()
             events = tr.read()
+            # the inferred TIME_WAIT, confirmed by a dump of the client's namespace
+            waiting = [r.local for r in dump(netns=lab.client.netns, ports=[7000])
+                       if r.state == "TIME_WAIT"]
     events += tr.read()  # what was still in the buffer when the with block ended
     lost = tr.lost
     assert lost == 0
@@ -52,6 +56,7 @@ def test_one_connection_both_sides_in_order_with_segments():
     assert all(addrs[0] in (e["saddr"], e["daddr"]) or addrs[1] == e["saddr"] for e in events)
     [conn] = connections(events, cap.read())
     assert conn["client"].startswith(addrs[0] + ":") and conn["server"] == f"{addrs[1]}:7000"
+    assert waiting == [conn["client"]]
     assert path(conn["client_life"]) == ["CLOSE", "SYN_SENT", "ESTABLISHED", "FIN_WAIT1",
                                          "FIN_WAIT2", "TIME_WAIT", "CLOSE"]
     assert path(conn["server_life"]) == ["LISTEN", "SYN_RECV", "ESTABLISHED", "CLOSE_WAIT",

@@ -22,23 +22,31 @@ from harness.observe.lifecycle import Lifecycles
 
 EPILOG = """\b
 Examples:
-  socklife trace --port 7000                 transitions of sockets on port 7000
-  socklife trace --netns lab --duration 10   addresses of namespace lab, for 10 s
+  socklife trace --port 7000                 sockets on port 7000
+  socklife trace --netns lab --duration 10   addresses of netns lab, for 10 s
   socklife trace --port 80 --json            one JSON object per transition
 
 \b
-Columns: TIME seconds since start; PID/COMM the task running when the state changed
-(for changes caused by an arriving segment, the task the interrupt landed on); LOCAL and
-REMOTE as the socket sees them; OLD>NEW the transition (ESTAB = ESTABLISHED); MS the time
-spent in OLD. FIN_WAIT2>TIME_WAIT is inferred: the kernel reports FIN_WAIT2 -> CLOSE of
-the full socket when a TIME_WAIT minisocket takes its place (JSON: "new": "CLOSE",
-"inferred": "TIME_WAIT"). A server's connection starts with LISTEN>SYN_RECV on the child
-socket when the handshake completes; the request socket before it emits nothing.
+Columns: TIME seconds since start; PID/COMM the task running when the state
+changed (for changes caused by an arriving segment, the task the interrupt
+landed on); LOCAL and REMOTE as the socket sees them; OLD>NEW the transition
+(ESTAB = ESTABLISHED); MS the time spent in OLD. At exit one line on stderr
+counts the transitions and the events the kernel lost (buffer overrun; 0 in
+a normal run), as tcpdump reports its drops.
+
 \b
---netns NS: tracepoints see every namespace and carry no namespace id, so the trace keeps
-the sockets whose local or remote address is configured in NS (`ip -n NS -j addr`).
-Loopback addresses are used only when NS has no other: then loopback traffic of other
-namespaces is shown too (it cannot be told apart).
+FIN_WAIT2>TIME_WAIT is inferred: the kernel reports FIN_WAIT2 -> CLOSE of
+the full socket when a TIME_WAIT minisocket takes its place (JSON: "new":
+"CLOSE", "inferred": "TIME_WAIT"). A server's connection starts with
+LISTEN>SYN_RECV on the child socket when the handshake completes; the
+request socket before it emits nothing.
+
+\b
+--netns NS: tracepoints see every namespace and carry no namespace id, so
+the trace keeps the sockets whose local or remote address is configured in
+NS (`ip -n NS -j addr`). Loopback addresses are used only when NS has no
+other: then loopback traffic of other namespaces is shown too (it cannot be
+told apart).
 """
 
 HEADER = f"{'TIME':>6} {'PID/COMM':<9} {'LOCAL':<18} {'REMOTE':<18} {'OLD>NEW':<19} {'MS':>5}"
@@ -112,11 +120,13 @@ def command(netns, ports, duration, as_json):
     wall = time.time() - t0
     lives = Lifecycles(keep=False)
     tracer = Tracer(ports=ports, addrs=addrs)
+    count = [0]
 
     def emit() -> None:
         for ev in tracer.read():
             tr = lives.add(ev)
             if tr is not None:
+                count[0] += 1
                 out.write((to_json(tr, wall) if as_json else format_line(tr, t0)) + "\n")
         out.flush()
 
@@ -133,6 +143,6 @@ def command(netns, ports, duration, as_json):
         with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C while draining
             emit()
         lost = tracer.lost
-    if lost:
-        click.echo(f"socklife: {lost} events lost (the kernel buffer overran)", err=True)
+    why = " (the kernel buffer overran)" if lost else ""
+    click.echo(f"socklife: {count[0]} transitions, {lost} events lost{why}", err=True)
     return 0
