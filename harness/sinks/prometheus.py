@@ -59,7 +59,9 @@ class SamplerCollector:
         yield g
 
     def _listeners(self, s):
-        rows = s.get("listeners", [])[: self.top]
+        rows = sorted(s.get("listeners", []),
+                      key=lambda r: (-r.get("fill", r["accept_queue"] / (r["backlog"] + 1)),
+                                     -r["syn_recv"], r["local"]))[: self.top]
         fams = {
             "accept_queue": GaugeMetricFamily(
                 PREFIX + "listener_accept_queue_sockets",
@@ -111,7 +113,8 @@ class SamplerCollector:
         eta = GaugeMetricFamily(PREFIX + "ephemeral_destination_exhaustion_seconds",
                                 "Forecast time until the range runs out for a destination.",
                                 labels=["destination"])
-        for row in (eph.get("by_destination") or [])[: self.top]:
+        busiest = sorted(eph.get("by_destination") or [], key=lambda r: -r["in_use"])
+        for row in busiest[: self.top]:
             in_use.add_metric([row["remote"]], row["in_use"])
             ratio.add_metric([row["remote"]], row["fraction"])
             if row.get("exhausted_in_s") is not None:
