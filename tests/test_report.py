@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from browser import HAVE_CHROMIUM, dump_dom, inked_fraction, screenshot
 
@@ -11,16 +9,10 @@ from harness.cli import main
 
 
 @pytest.fixture
-def locust_run(fixture_path, tmp_path):
-    """The leaky fixture run, with the Locust plugin's per-sample key added."""
-    out = tmp_path / "run.jsonl"
-    with open(fixture_path("check", "leaky.jsonl")) as src, open(out, "w") as dst:
-        for i, line in enumerate(src):
-            doc = json.loads(line)
-            if "states" in doc:
-                doc["locust"] = {"rps": 100.0 + 10 * i, "failures_per_s": float(i), "users": 10}
-            dst.write(json.dumps(doc) + "\n")
-    return out
+def locust_run(fixture_path):
+    """A hand-written run of the Locust plugin: two listeners (one fills up), two
+    destinations, a CLOSE_WAIT leak, TIME_WAIT heading to its steady state."""
+    return fixture_path("report", "locust_run.jsonl")
 
 
 def test_report_is_self_contained(locust_run, tmp_path, capsys):
@@ -33,6 +25,8 @@ def test_report_is_self_contained(locust_run, tmp_path, capsys):
                   "Kernel counters", "Locust: requests\\u002fs"):  # JSON escapes the slash
         assert title in page
     assert "127.0.0.1:40000" in page  # the leak table names the leaked socket
+    for listener in ("127.0.0.1:8080", "127.0.0.1:9090"):  # a fill series per listener
+        assert f'"name":"{listener}"' in page
     assert len(page) > 1_000_000  # plotly.js is inlined
 
 
