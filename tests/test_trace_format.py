@@ -10,6 +10,7 @@ from harness.kernel.trace_format import (
     parse_format,
     parse_header_event,
     parse_header_page,
+    parse_saved_cmdlines,
     parse_stats,
     sockaddr,
 )
@@ -156,3 +157,9 @@ def test_connections_pair_both_sides_and_skip_listeners():
     sides = [r["side"] for r in ok["timeline"]]
     assert sides.count("client") == 5 and sides.count("server") == 5
     assert refused["server_life"] is None and refused["segments"] == []
+
+
+def test_saved_cmdlines():
+    text = "9004 python\n9193 python\n1 systemd\n9136 VizCompositorTh\n<idle> x\n"
+    assert parse_saved_cmdlines(text) == {9004: "python", 9193: "python", 1: "systemd",
+                                          9136: "VizCompositorTh"}

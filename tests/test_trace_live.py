@@ -54,6 +54,9 @@ def test_one_connection_both_sides_in_order_with_segments():
     assert our_instances() == []
     assert global_settings() == before
     assert all(addrs[0] in (e["saddr"], e["daddr"]) or addrs[1] == e["saddr"] for e in events)
+    # the server's and client's threads are gone by now: their names come from
+    # saved_cmdlines
+    assert all(e["comm"] != "?" for e in events)
     [conn] = connections(events, cap.read())
     assert conn["client"].startswith(addrs[0] + ":") and conn["server"] == f"{addrs[1]}:7000"
     assert waiting == [conn["client"]]

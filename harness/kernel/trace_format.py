@@ -183,3 +183,14 @@ def parse_stats(text: str) -> int:
         if key.strip() in ("overrun", "commit overrun", "dropped events"):
             lost += int(value.split()[0])
     return lost
+
+
+def parse_saved_cmdlines(text: str) -> dict[int, str]:
+    """The global ``saved_cmdlines`` ("9193 python" a line: the comm of each task that
+    ran while events were recorded) -> {9193: "python"}."""
+    out = {}
+    for line in text.splitlines():
+        pid, _, comm = line.partition(" ")
+        if pid.isdigit() and comm:
+            out[int(pid)] = comm
+    return out

@@ -23,6 +23,8 @@ source or destination address is one of them, in Python. Lost events are the sum
 ``pid``/``comm`` are the task that was running when the event fired: the caller of
 connect()/close() for the transitions they cause; for those run from softirq (an
 arriving segment) whatever task the interrupt landed on (on loopback, the sender).
+``comm`` comes from /proc/<pid>/comm, or for a task gone by then (a short-lived thread)
+from the kernel's ``saved_cmdlines``, which enabling events fills (read only).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from harness.kernel.trace_format import (
     parse_format,
     parse_header_event,
     parse_header_page,
+    parse_saved_cmdlines,
     parse_stats,
     sockaddr,
 )
@@ -136,6 +139,7 @@ class Tracer:
         self._fds: list[int] = []
         self._layouts: dict[int, EventLayout] = {}
         self._comms: dict[int, str] = {}
+        self._saved: dict[int, str] | None = None  # saved_cmdlines, read once per read()
 
     def __enter__(self) -> Tracer:
         self.start()
@@ -234,6 +238,7 @@ class Tracer:
     def read_raw(self) -> list[tuple[int, bytes, list]]:
         """Pages waiting in the buffers: [(cpu, page bytes, records)], cpu by cpu."""
         out = []
+        self._saved = None  # tasks gone since the last read may be in saved_cmdlines now
         for cpu, fd in zip(self._cpus, self._fds, strict=False):  # no fds once stopped
             while True:
                 try:
@@ -309,7 +314,13 @@ class Tracer:
             try:
                 comm = _read(f"/proc/{pid}/comm").strip()
             except OSError:
-                comm = "?"
+                if self._saved is None:
+                    try:
+                        self._saved = parse_saved_cmdlines(
+                            _read(os.path.join(self.root, "saved_cmdlines")))
+                    except OSError:
+                        self._saved = {}
+                comm = self._saved.get(pid, "?")
             if len(self._comms) > 4096:
                 self._comms.clear()
             self._comms[pid] = comm
