@@ -130,17 +130,17 @@ def main(argv: list[str] | None = None) -> int:
     m = {name: statistics.median(rates) for name, rates in ours.items()}
     print(f"Short connections per second to nginx ({where}), {args.duration} s runs, "
           f"median of {args.runs}:")
-    print(f"{'client':<46} {'conns/s':>9}  runs")
-    print(f"{'wrk -t1 -c10 (Connection: close)':<46} {m_wrk:>9,.0f}  "
+    print(f"{'client':<52} {'conns/s':>9}  runs")
+    print(f"{'wrk -t1 -c10 (Connection: close)':<52} {m_wrk:>9,.0f}  "
           + ", ".join(f"{r:,.0f}" for r in wrk))
     for name, rates in ours.items():
         label = f"locust short_tcp.py --processes 2, {name}"
-        print(f"{label:<46} {m[name]:>9,.0f}  " + ", ".join(f"{r:,.0f}" for r in rates))
+        print(f"{label:<52} {m[name]:>9,.0f}  " + ", ".join(f"{r:,.0f}" for r in rates))
     off = m["sampler off"]
-    print(f"{'ratio locust (sampler off) / wrk':<46} {off / m_wrk:>9.2f}")
+    print(f"{'ratio locust (sampler off) / wrk':<52} {off / m_wrk:>9.2f}")
     for name, counts in samples.items():
-        print(f"{name + ': throughput lost':<46} {(off - m[name]) / off:>9.1%}")
-        print(f"{name + ': samples per run':<46} {statistics.median(counts):>9.0f}  "
+        print(f"{name + ': throughput lost':<52} {(off - m[name]) / off:>9.1%}")
+        print(f"{name + ': samples per run':<52} {statistics.median(counts):>9.0f}  "
               + ", ".join(str(n) for n in counts))
     for (ms, sockets), (ms_all, _n) in cpu:
         print(f"one sample after the round, {sockets:,} sockets: {ms:.1f} ms CPU with the "
