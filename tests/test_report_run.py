@@ -21,13 +21,27 @@ def test_report_is_self_contained(locust_run, tmp_path, capsys):
     page = html.read_text()
     assert "<script src=\"http" not in page and "cdn" not in page.lower().split("plotly.js")[0]
     for title in ("Sockets by state", "TIME_WAIT and the steady state",
-                  "Accept-queue fill per listener", "Ephemeral ports in use",
+                  "Accept-queue fill per listener", "Ephemeral headroom per destination",
                   "Kernel counters", "Locust: requests\\u002fs"):  # JSON escapes the slash
         assert title in page
     assert "127.0.0.1:40000" in page  # the leak table names the leaked socket
     for listener in ("127.0.0.1:8080", "127.0.0.1:9090"):  # a fill series per listener
         assert f'"name":"{listener}"' in page
     assert len(page) > 1_000_000  # plotly.js is inlined
+
+
+def test_series_plotted(locust_run):
+    from harness.report.run_report import build_figure, load_series
+
+    fig = build_figure(load_series(locust_run))
+    y = {(t.legendgroup, t.name): [None if v is None else float(v) for v in t.y]
+         for t in fig.data}
+    assert y[("2", "steady state (forecast)")] == [0, 6000, 6000, 6000, 6000, 6000]
+    assert y[("3", "127.0.0.1:8080")] == [0.0, 0.310078, 1.0, 1.0, 0.465116, 0.0]
+    assert y[("4", "127.0.0.1:8080")][-1] == round(100 - 100 * 520 / 28232, 3)  # % left
+    assert y[("5", "ListenOverflows")] == [None, 0.0, 3.0, 3.0, 0.0, 0.0]
+    assert y[("6", "failures/s")] == [0.0, 0.0, 3.0, 3.0, 0.0, 0.0]
+    assert ("1", "LISTEN") not in y and ("1", "ESTABLISHED") in y
 
 
 @pytest.mark.skipif(not HAVE_CHROMIUM, reason="needs chromium (Debian package chromium)")

@@ -1,7 +1,7 @@
 """The run report: one self-contained HTML page for a recorded run (JSONL).
 
 Plots over time, sharing one time axis: sockets by state; TIME_WAIT against the steady
-state its close rate leads to; accept-queue fill per listener; ephemeral-port use per
+state its close rate leads to; accept-queue fill per listener; ephemeral headroom per
 destination; kernel counter rates; and, for a run recorded by the Locust plugin,
 requests/s and failures/s. Below them, a table of CLOSE_WAIT leaks and the run summary.
 plotly.js is inlined, so the page opens with no network.
@@ -93,7 +93,7 @@ def build_figure(series: Series):
     has_locust = any(v is not None for v in series.locust["rps"])
     titles = ["Sockets by state", "TIME_WAIT and the steady state it is heading to",
               "Accept-queue fill per listener (1.0 = full)",
-              "Ephemeral ports in use per destination (% of range)",
+              "Ephemeral headroom per destination (% of the port range left)",
               "Kernel counters (per second)"]
     if has_locust:
         titles.append("Locust: requests/s and failures/s")
@@ -115,10 +115,12 @@ def build_figure(series: Series):
     line(2, "TIME_WAIT", series.tw)
     if any(v is not None for v in series.tw_steady):
         line(2, "steady state (forecast)", series.tw_steady, line={"dash": "dash"})
-    for row, columns in ((3, series.fill), (4, series.ports)):
-        for key in _top(columns, TOP):
-            values = [columns[key].get(i) for i in range(len(series.t))]
-            line(row, key, values)
+    n = range(len(series.t))
+    for key in _top(series.fill, TOP):
+        line(3, key, [series.fill[key].get(i) for i in n])
+    for key in _top(series.ports, TOP):  # the destinations closest to running out
+        used = series.ports[key]
+        line(4, key, [round(100 - used[i], 3) if i in used else None for i in n])
     for name, values in series.rates.items():
         if any(values):
             line(5, name, values)
