@@ -2,11 +2,14 @@
 
 ``import harness.load`` (or ``from harness.load import plugin``) in a locustfile adds the
 ``--socklife-*`` arguments and the listeners; nothing opens a socket before ``init``.
-arguments (options and rules), hostkey (one sampler per host and namespace), source
-(where samples come from), collector (per-host series, totals, run summary, checks),
-csv_sink (``<prefix>_tcp.csv``), webui (the "TCP states" tab and chart page), tcp_user
-(a raw TCP User with connect/request timings), plugin (the wiring into Locust's events).
-May import harness.kernel, harness.observe, harness.sockets and harness.sinks.
+arguments (options and rules), hostkey (one sampler per host and namespace),
+sampler_proc + source (the sampler as a child process, its lines read cooperatively),
+collector (per-host runs, totals, run summary, checks), csv_sink (``<prefix>_tcp.csv``),
+webui (the "TCP states" tab and chart page), tcp_user (a raw TCP User with connect and
+request timings), target / http_target (the target a locustfile starts for itself),
+demo_run (``socklife demo``), plugin (the wiring into Locust's events).
+May import harness.kernel, harness.observe, harness.sockets, harness.lab, harness.sinks
+and harness.commands.watch (the live view the demo reuses).
 """
 
 from harness.load import plugin  # noqa: F401  (registers the arguments and listeners)
