@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from browser import HAVE_CHROMIUM, dump_dom, inked_fraction, screenshot
+from browser import HAVE_CHROMIUM, dump_dom, screenshot
 
 from harness.cli import main
 
@@ -30,6 +30,18 @@ def test_report_is_self_contained(locust_run, tmp_path, capsys):
     assert len(page) > 1_000_000  # plotly.js is inlined
 
 
+def coloured_fraction(path: str, box: tuple[int, int, int, int]) -> float:
+    """Share of pixels in ``box`` whose colour channels differ by more than 60 (not grey)."""
+    from PIL import Image, ImageChops
+
+    with Image.open(path) as img:
+        r, g, b = img.convert("RGB").crop(box).split()
+    spread = ImageChops.subtract(ImageChops.lighter(ImageChops.lighter(r, g), b),
+                                 ImageChops.darker(ImageChops.darker(r, g), b))
+    histogram = spread.histogram()  # 256 counts of max - min channel
+    return sum(histogram[61:]) / max(1, sum(histogram))
+
+
 def test_series_plotted(locust_run):
     from harness.report.run_report import build_figure, load_series
 
@@ -52,8 +64,13 @@ def test_report_renders_charts_in_chromium(locust_run, tmp_path):
     assert errors == []
     assert dom.count('class="main-svg"') >= 1 and dom.count("scatterlayer") >= 6
     png = tmp_path / "report.png"
-    screenshot(html.as_uri(), str(png))
-    assert inked_fraction(str(png), (80, 150, 1000, 1200)) > 0.01  # lines and axes drawn
+    screenshot(html.as_uri(), str(png), width=1200, height=2000)
+    # Six charts of ~260 px from y ~150: each band holds coloured trace pixels (axes, grid
+    # and text are grey, so a chart without its lines would count ~0).
+    bands = [coloured_fraction(str(png), (100, 150 + 250 * k, 960, 400 + 250 * k))
+             for k in range(6)]
+    assert min(bands) > 0.002, bands
+    assert coloured_fraction(str(png), (100, 1750, 960, 1990)) < 0.002  # text below: none
 
 
 @pytest.mark.parametrize("content, needle", [

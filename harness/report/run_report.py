@@ -102,7 +102,7 @@ def build_figure(series: Series):
     step = max(1, len(series.t) // MAX_POINTS)
     t = _thin(series.t, step)
 
-    groups = ["states", "TIME_WAIT", "accept queue", "ports", "counters/s", "Locust"]
+    groups = ["states", "TIME_WAIT", "accept queue", "headroom", "counters/s", "Locust"]
 
     def line(row, name, values, **kw):
         fig.add_trace(go.Scatter(x=t, y=_thin(values, step), name=name, mode="lines",
