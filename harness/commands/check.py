@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import click
 
 from harness.errors import UsageProblem
@@ -57,8 +55,9 @@ def _table(verdicts) -> str:
 @click.option("--max", "maxes", multiple=True, metavar="NAME=N", help="Fail if NAME > N.")
 @click.option("--min", "mins", multiple=True, metavar="NAME=N", help="Fail if NAME < N.")
 @click.option("--baseline", metavar="FILE", help="Compare with a saved baseline.")
-@click.option("--tolerance", default="10%", show_default=True,
-              help="How much worse than the baseline still passes.")
+@click.option("--tolerance", default="10%", show_default=True, metavar="PCT",
+              help="How far above the baseline still passes (10% or 0.1; at least one "
+                   "socket, 0.01 for fractions, none for leaks).")
 @click.option("--save-baseline", metavar="FILE", help="Save this run as a baseline.")
 @click.option("--junit", metavar="FILE", help="Also write the verdicts as JUnit XML.")
 def command(run_file, maxes, mins, baseline, tolerance, save_baseline, junit):
@@ -84,10 +83,10 @@ def command(run_file, maxes, mins, baseline, tolerance, save_baseline, junit):
             raise UsageProblem(str(exc)) from None
         verdicts += evaluate(baselines.rules_from(metrics, tol), run.summary, "baseline ")
     if save_baseline:
-        folder = os.path.dirname(os.path.abspath(save_baseline))
-        if not os.access(folder, os.W_OK):
-            raise UsageProblem(f"cannot write {save_baseline}")
-        baselines.save(save_baseline, run.summary, run_file)
+        try:
+            baselines.save(save_baseline, run.summary, run_file)
+        except OSError as exc:
+            raise UsageProblem(f"cannot write {save_baseline}: {exc.strerror}") from None
         click.echo(f"baseline saved: {save_baseline}")
     if verdicts:
         click.echo(_table(verdicts))

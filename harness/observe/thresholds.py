@@ -12,6 +12,10 @@ Names: every TCP state (its peak count over the run; for CLOSE_WAIT, the peak of
 sockets still in CLOSE_WAIT one sample later, when the run has it, so a socket whose
 application was about to close() is not counted), ``leaks``, ``listen_overflows``,
 ``eaddrnotavail``, ``ephemeral_fraction``, ``accept_queue_fill``, ``time_wait_peak``.
+
+Live use (the Locust plugin): fold each sample into a ``RunSummary`` as it arrives and
+evaluate the rules over ``RunSummary.summary()`` at the end; ``combine`` merges the
+summaries of several sampling hosts into one.
 """
 
 from __future__ import annotations
@@ -76,6 +80,8 @@ def observed(name: str, summary: dict) -> float:
 
 @dataclass(frozen=True)
 class Verdict:
+    """One rule over one run: ``observed`` against ``limit``, ``passed`` or not."""
+
     rule: Rule
     observed: float
     source: str = ""  # "baseline " for rules derived from a baseline
@@ -83,6 +89,10 @@ class Verdict:
     @property
     def label(self) -> str:
         return f"{self.source}{self.rule.name}"
+
+    @property
+    def limit(self) -> float:
+        return self.rule.limit
 
     @property
     def passed(self) -> bool:
@@ -94,12 +104,19 @@ class Verdict:
 
 
 def evaluate(rules, summary: dict, source: str = "") -> list[Verdict]:
+    """A Verdict per rule, in the order given."""
     return [Verdict(rule, observed(rule.name, summary), source) for rule in rules]
 
 
 def failed_lines(verdicts) -> list[str]:
     """One ``CHECK FAILED: <rule> observed <value>`` line per violated rule."""
     return [f"CHECK FAILED: {v.rule} observed {v.shown()}" for v in verdicts if not v.passed]
+
+
+def _identity(row: dict):
+    """A CLOSE_WAIT socket across samples: its cookie, else its address pair."""
+    cookie = row.get("cookie")
+    return cookie if cookie is not None else (row.get("local"), row.get("remote"))
 
 
 def listener_fill(row: dict) -> float:
@@ -156,7 +173,7 @@ class RunSummary:
         self.leaks_max = max(self.leaks_max, int(leaks.get("count", 0)))
         if leaks.get("oldest_s") is not None:
             self.oldest_leak_s = max(self.oldest_leak_s or 0.0, leaks["oldest_s"])
-        cookies = {row.get("cookie") for row in sample.get("close_wait", ())}
+        cookies = {_identity(row) for row in sample.get("close_wait", ())}
         self.close_wait_settled_max = max(self.close_wait_settled_max,
                                           len(cookies & self.close_wait_seen))
         self.close_wait_seen = cookies
@@ -183,3 +200,34 @@ class RunSummary:
             "time_wait_peak": self.peaks.get("TIME_WAIT", 0),
             "close_wait_settled_max": self.close_wait_settled_max,
         }
+
+
+def combine(parts: list[dict]) -> dict:
+    """The run summary over several hosts' summaries: the worst host for peaks and
+    extremes, the sum for counts of events (overflows, leaks, samples)."""
+    if len(parts) == 1:
+        return parts[0]
+    def present(key):
+        return [p[key] for p in parts if p.get(key) is not None]
+
+    peaks = {name: max((p.get("peaks") or {}).get(name, 0) for p in parts) for name in STATES}
+    starts, ends = present("started"), present("ended")
+    oldest = [p["leaks"]["oldest_s"] for p in parts
+              if (p.get("leaks") or {}).get("oldest_s") is not None]
+    return {
+        "samples": sum(p.get("samples", 0) for p in parts),
+        "duration_s": round(max(ends) - min(starts), 3) if starts and ends else 0.0,
+        "started": min(starts, default=None), "ended": max(ends, default=None),
+        "peaks": peaks,
+        "leaks": {"count": sum((p.get("leaks") or {}).get("count", 0) for p in parts),
+                  "oldest_s": max(oldest, default=None)},
+        "listen_overflows": sum(p.get("listen_overflows", 0) for p in parts),
+        "listeners_ever_full": sorted({x for p in parts
+                                       for x in p.get("listeners_ever_full", ())}),
+        "eaddrnotavail": sum(p.get("eaddrnotavail", 0) for p in parts),
+        "ephemeral_fraction_max": max(present("ephemeral_fraction_max"), default=0.0),
+        "ephemeral_headroom_min": min(present("ephemeral_headroom_min"), default=None),
+        "accept_queue_fill_max": max(present("accept_queue_fill_max"), default=0.0),
+        "time_wait_peak": peaks["TIME_WAIT"],
+        "close_wait_settled_max": max(present("close_wait_settled_max"), default=0),
+    }

@@ -1,0 +1,143 @@
+"""Rules, run summaries and baselines (harness.observe.thresholds/runfile/baseline)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from harness.observe import baseline
+from harness.observe.runfile import RunFileError, load_run
+from harness.observe.thresholds import NAMES, RunSummary, combine, evaluate, parse_rule
+
+
+def test_parse_rule():
+    rule = parse_rule(" CLOSE_WAIT=0")
+    assert (rule.name, rule.limit, rule.kind, str(rule)) == ("CLOSE_WAIT", 0, "max", "CLOSE_WAIT=0")
+    assert str(parse_rule("ephemeral_fraction=0.5", "min")) == "ephemeral_fraction=0.5"
+    for bad, reason in [("TIME_WAIT", "expected NAME=N"), ("time_wait=1", "unknown name"),
+                        ("TIME_WAIT=x", "bad number"), ("TIME_WAIT=-1", "bad limit"),
+                        ("TIME_WAIT=nan", "bad limit")]:
+        with pytest.raises(ValueError, match=reason):
+            parse_rule(bad)
+
+
+def test_evaluate_gives_observed_limit_and_verdict_per_rule():
+    summary = {"peaks": {"TIME_WAIT": 1200, "ESTABLISHED": 3}, "leaks": {"count": 2},
+               "listen_overflows": 0, "ephemeral_fraction_max": 0.25,
+               "accept_queue_fill_max": 1.0, "time_wait_peak": 1200}
+    rules = [parse_rule("TIME_WAIT=1000"), parse_rule("leaks=2"),
+             parse_rule("ESTABLISHED=4", "min"), parse_rule("ephemeral_fraction=0.2"),
+             parse_rule("eaddrnotavail=0")]
+    got = [(v.rule.name, v.observed, v.limit, v.passed) for v in evaluate(rules, summary)]
+    assert got == [("TIME_WAIT", 1200, 1000, False), ("leaks", 2, 2, True),
+                   ("ESTABLISHED", 3, 4, False), ("ephemeral_fraction", 0.25, 0.2, False),
+                   ("eaddrnotavail", 0, 0, True)]
+
+
+def test_run_summary_folds_samples():
+    """CLOSE_WAIT counts sockets seen in two samples running: a close about to happen
+    (cookie 1, once) is not a leak; cookie 2, held, is."""
+    folded = RunSummary()
+    for i, (tw, cookies, overflows) in enumerate([(5, (), 0), (9, (1,), 2), (7, (2,), 4),
+                                                  (6, (2,), 5)]):
+        folded.add({"time": 100.0 + i, "states": {"TIME_WAIT": tw, "CLOSE_WAIT": len(cookies)},
+                    "close_wait": [{"cookie": c} for c in cookies],
+                    "counters": {"ListenOverflows": overflows}})
+    summary = folded.summary()
+    assert summary["peaks"]["TIME_WAIT"] == 9 and summary["listen_overflows"] == 5
+    assert summary["close_wait_settled_max"] == 1 and summary["duration_s"] == 3.0
+    (v,) = evaluate([parse_rule("TIME_WAIT=8")], summary)
+    assert not v.passed and v.shown() == "9"
+
+
+def test_close_wait_rows_without_cookie_are_told_apart_by_address():
+    folded = RunSummary()
+    for remote in ("127.0.0.1:1", "127.0.0.1:2"):
+        folded.add({"states": {"CLOSE_WAIT": 1},
+                    "close_wait": [{"local": "127.0.0.1:80", "remote": remote}]})
+    assert folded.summary()["close_wait_settled_max"] == 0
+
+
+def test_combine_takes_the_worst_host_and_sums_events():
+    a = {"samples": 2, "started": 1.0, "ended": 3.0, "peaks": {"TIME_WAIT": 10},
+         "leaks": {"count": 1, "oldest_s": 40.0}, "listen_overflows": 2,
+         "listeners_ever_full": ["127.0.0.1:1"], "ephemeral_fraction_max": 0.1,
+         "ephemeral_headroom_min": 100, "accept_queue_fill_max": 1.0,
+         "close_wait_settled_max": 1}
+    b = {"samples": 3, "started": 2.0, "ended": 5.0, "peaks": {"TIME_WAIT": 30},
+         "leaks": {"count": 2, "oldest_s": 31.0}, "listen_overflows": 1,
+         "listeners_ever_full": [], "ephemeral_fraction_max": 0.4,
+         "ephemeral_headroom_min": None, "accept_queue_fill_max": 0.5,
+         "close_wait_settled_max": 0}
+    both = combine([a, b])
+    assert both["samples"] == 5 and both["duration_s"] == 4.0
+    assert both["peaks"]["TIME_WAIT"] == 30 == both["time_wait_peak"]
+    assert both["leaks"] == {"count": 3, "oldest_s": 40.0} and both["listen_overflows"] == 3
+    assert both["ephemeral_fraction_max"] == 0.4 and both["ephemeral_headroom_min"] == 100
+    assert both["accept_queue_fill_max"] == 1.0 and both["close_wait_settled_max"] == 1
+
+
+def test_killed_distributed_run_is_folded_per_host(fixture_path):
+    """Two hosts' counters and cookies interleave in one file: folded as one series,
+    ListenOverflows would be 5001 - 100 and worker-a's held CLOSE_WAIT would vanish."""
+    run = load_run(fixture_path("check", "two_hosts_killed.jsonl"))
+    assert run.computed and run.samples == 4
+    assert run.summary["listen_overflows"] == 3
+    assert run.summary["close_wait_settled_max"] == 1
+    assert run.summary["peaks"]["TIME_WAIT"] == 420
+
+
+def test_summary_line_wins_over_the_folded_samples(fixture_path):
+    run = load_run(fixture_path("check", "leaky.jsonl"))
+    assert not run.computed
+    assert run.summary["listen_overflows"] == 8 and run.summary["leaks"]["count"] == 1
+
+
+@pytest.mark.parametrize("lines, needle", [
+    (['{"states": {"TIME_WAIT": "many"}}'], ":1: not a sample"),
+    (['{"states": {}, "listeners": [{"local": "x"}]}'], ":1: not a sample"),
+    (['[1, 2]'], ":1: neither a sample nor a summary"),
+    (['{"states": {}}', '{"summary": 3}'], ":2: the summary is not an object"),
+    (['{"states": {}}', '{"summary": {"peaks": [1]}}'], "bad summary line"),
+    (['{"states": {}}', '{"summary": {"listen_overflows": "8"}}'], "bad summary line"),
+    (['{"summary": {"samples": 0}}'], "no samples"),
+    ([], "no samples"),
+])
+def test_malformed_runs_are_refused_with_a_reason(tmp_path, lines, needle):
+    path = tmp_path / "run.jsonl"
+    path.write_text("".join(line + "\n" for line in lines))
+    with pytest.raises(RunFileError, match=needle):
+        load_run(str(path))
+
+
+def test_baseline_limits():
+    assert baseline.limit_for("TIME_WAIT", 900, 0.10) == 990
+    assert baseline.limit_for("TIME_WAIT", 3, 0.10) == 4      # one socket, not 3.3
+    assert baseline.limit_for("CLOSE_WAIT", 0, 0.10) == 1
+    assert baseline.limit_for("leaks", 0, 0.10) == 0          # a first leak fails
+    assert baseline.limit_for("ephemeral_fraction", 0.5, 0.10) == 0.55
+    assert baseline.limit_for("accept_queue_fill", 0.0, 0.10) == 0.01
+
+
+def test_baseline_rules_skip_unused_transient_states():
+    metrics = dict.fromkeys(NAMES, 0.0) | {"ESTABLISHED": 5.0}
+    names = {r.name for r in baseline.rules_from(metrics, 0.1)}
+    assert {"ESTABLISHED", "CLOSE_WAIT", "TIME_WAIT", "leaks", "listen_overflows"} <= names
+    assert not names & {"SYN_SENT", "FIN_WAIT1", "LAST_ACK", "CLOSING"}
+
+
+def test_baseline_files(tmp_path):
+    path = tmp_path / "base.json"
+    baseline.save(str(path), {"peaks": {"TIME_WAIT": 7}, "leaks": {"count": 0}}, "run.jsonl")
+    assert baseline.load(str(path))["TIME_WAIT"] == 7.0
+    doc = json.loads(path.read_text())
+    assert doc["source"] == "run.jsonl" and set(doc["metrics"]) == set(NAMES)
+    for text, reason in [("{", "bad JSON"), ('{"socklife_baseline": 1}', "without numeric"),
+                         ('{"socklife_baseline": 1, "metrics": {"leaks": "0"}}',
+                          "without numeric"), ('{"metrics": {}}', "not a socklife baseline")]:
+        path.write_text(text)
+        with pytest.raises(ValueError, match=reason):
+            baseline.load(str(path))
+    with pytest.raises(ValueError, match="no such baseline"):
+        baseline.load(str(tmp_path / "nope.json"))
