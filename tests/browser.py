@@ -22,11 +22,16 @@ def _run(args: list[str], budget_ms: int) -> subprocess.CompletedProcess:
 
 
 def dump_dom(url: str, budget_ms: int = 5000) -> tuple[str, list[str]]:
-    """(the DOM after scripts ran, the page's console errors)."""
+    """(the DOM after scripts ran, the page's console messages).
+
+    Chromium's stderr log writes every console message as ``INFO:CONSOLE:<line>] "text"``
+    whatever its level (console.error included), so all of them are returned: a clean
+    page logs nothing. Uncaught exceptions arrive the same way ("Uncaught Error: ...").
+    """
     done = _run(["--dump-dom", url], budget_ms)
-    errors = [line for line in done.stderr.splitlines()
-              if "Uncaught" in line or re.search(r"CONSOLE.*(error|Error)", line)]
-    return done.stdout, errors
+    messages = [line for line in done.stderr.splitlines()
+                if "Uncaught" in line or re.search(r":CONSOLE[:(]", line)]
+    return done.stdout, messages
 
 
 def screenshot(url: str, path: str, width: int = 1200, height: int = 1600,

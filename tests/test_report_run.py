@@ -73,6 +73,15 @@ def test_report_renders_charts_in_chromium(locust_run, tmp_path):
     assert coloured_fraction(str(png), (100, 1750, 960, 1990)) < 0.002  # text below: none
 
 
+@pytest.mark.skipif(not HAVE_CHROMIUM, reason="needs chromium (Debian package chromium)")
+def test_console_check_sees_errors(tmp_path):
+    """The check above is not vacuous: this Chromium reports console.error and throws."""
+    page = tmp_path / "bad.html"
+    page.write_text("<script>console.error('bad thing'); throw new Error('boom')</script>")
+    _dom, messages = dump_dom(page.as_uri(), budget_ms=1000)
+    assert any("bad thing" in m for m in messages) and any("Uncaught" in m for m in messages)
+
+
 @pytest.mark.parametrize("content, needle", [
     (None, "no such file"),
     ("not json\n", ":1: not a JSON line"),
