@@ -8,6 +8,7 @@ import socket
 import subprocess
 import tempfile
 import urllib.parse
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from exporter_util import exporter, free_port, get, metric, three_pairs
 from sockets_util import wait_for
 
 from harness.cli import main
+from harness.kernel.netns import entered
 
 PROMETHEUS = shutil.which("prometheus")
 
@@ -41,6 +43,21 @@ def test_metrics_match_the_sockets_made(sockets):
     assert "# HELP socklife_tcp_sockets TCP sockets by state" in text
     assert "# TYPE socklife_kernel_total counter" in text
     assert metric(text, "socklife_scrape_duration_seconds") is not None
+
+
+@pytest.mark.root
+def test_netns_exports_the_namespace_sockets(netns):
+    with netns() as name, ExitStack() as stack:
+        with entered(name):  # sockets made here stay in the namespace
+            port = stack.enter_context(three_pairs())
+        with exporter("--netns", name, "--port", str(port)) as web:
+            def settled():
+                text = get(f"http://127.0.0.1:{web}/metrics")
+                return metric(text, "socklife_tcp_sockets", '{state="established"}') == 6.0
+            assert wait_for(settled, timeout=5)
+        with exporter("--port", str(port)) as web:  # the host has none of them
+            text = get(f"http://127.0.0.1:{web}/metrics")
+            assert metric(text, "socklife_tcp_sockets", '{state="established"}') == 0.0
 
 
 @pytest.mark.skipif(PROMETHEUS is None, reason="needs prometheus (Debian package prometheus)")

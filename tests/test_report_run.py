@@ -86,6 +86,7 @@ def test_console_check_sees_errors(tmp_path):
     (None, "no such file"),
     ("not json\n", ":1: not a JSON line"),
     ('{"summary": {"samples": 0}}\n', "no samples"),
+    ("", "no samples"),
     ('{"hello": 1}\n', "neither a sample nor a summary"),
 ])
 def test_bad_input_exit_2(tmp_path, capsys, content, needle):
