@@ -1,7 +1,8 @@
 """pytest plugin: fail a test whose code leaks TCP sockets (entry point ``pytest11``).
 
-Inactive unless used: it registers one marker and one fixture, and does nothing for a
-test that uses neither. In a test::
+Inactive unless used: loading it registers one marker, one fixture and one hook that
+returns at once for a test without the marker; nothing of the kernel layer is imported
+until a test asks. In a test::
 
     def test_handler(tcp_states):
         tcp_states.restrict(ports=[8080])     # optional: only this port's sockets
@@ -13,9 +14,12 @@ test that uses neither. In a test::
     @pytest.mark.tcp_budget(close_wait=0, time_wait=100, ports=[8080])
     def test_client(): ...
 
-"New" means a socket (by its kernel cookie) that did not exist when the test started.
+A socket counts when it entered the state during the test: its (kernel cookie, state)
+pair was not there when the test began. A TIME_WAIT socket keeps the cookie of the
+connection it was, so a connection opened before the test and closed by it counts.
 ``ports`` keeps the look to sockets with that local or remote port, so other work on
 the machine does not count; ``netns`` names a namespace under /run/netns (root).
+ListenOverflows is the namespace's counter: ``ports`` does not narrow it.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import pytest
 
 BUDGETS = ("close_wait", "time_wait", "listen_overflows")
 SETTLE_S = 0.2  # a socket about to be closed is given this long before it counts
+SHOWN = 10  # sockets named in a failure message
 
 
 class TcpStates:
@@ -35,11 +40,11 @@ class TcpStates:
         self.restrict(ports, netns)
 
     def restrict(self, ports=(), netns: str | None = None) -> TcpStates:
-        """Look only at ``ports`` (local or remote) in ``netns``, from now on."""
+        """Look only at ``ports`` (local or remote) in ``netns``, starting over now."""
         self.ports, self.netns = tuple(ports), netns
-        self.started = time.monotonic()
-        self._before = {r.cookie for r in self._dump()}
+        self._before = {(r.cookie, r.state) for r in self._dump()}
         self._overflows = self._listen_overflows()
+        self.started = time.monotonic()  # what the test makes is younger than this
         return self
 
     def _dump(self, states=None):
@@ -55,19 +60,23 @@ class TcpStates:
             return read_tcp_counters().get("ListenOverflows", 0)
 
     def new(self, state: str) -> list:
-        """Sockets in ``state`` now that were not there when the test began."""
-        return [r for r in self._dump([state]) if r.cookie not in self._before]
+        """Sockets in ``state`` now that entered it since the test began."""
+        return [r for r in self._dump([state]) if (r.cookie, state) not in self._before]
 
     def describe(self, records) -> str:
+        """One line per socket: state, local -> remote, age bound, owning process."""
         from harness.kernel.owners import socket_owners
 
-        owners = socket_owners([r.inode for r in records])
+        shown = records[:SHOWN]
+        owners = socket_owners([r.inode for r in shown if r.inode])
         age = time.monotonic() - self.started
         lines = []
-        for r in records:
-            owner = owners.get(r.inode)
+        for r in shown:
+            owner = owners.get(r.inode) if r.inode else None
             who = f" pid {owner.pid} ({owner.process}) fd {owner.fd}" if owner else ""
             lines.append(f"  {r.state} {r.local} -> {r.remote} age <= {age:.1f} s{who}")
+        if len(records) > SHOWN:
+            lines.append(f"  ... and {len(records) - SHOWN} more")
         return "\n".join(lines)
 
     def _settled(self, state: str, limit: int) -> list:
@@ -91,13 +100,16 @@ class TcpStates:
         found = self.new("TIME_WAIT")
         if len(found) > n:
             raise AssertionError(f"{len(found)} new TIME_WAIT sockets, budget {n}:\n"
-                                 + self.describe(found[:10]))
+                                 + self.describe(found))
+
+    def max_listen_overflows(self, n: int) -> None:
+        grown = self._listen_overflows() - self._overflows
+        if grown > n:
+            raise AssertionError(f"ListenOverflows grew by {grown} during the test, budget "
+                                 f"{n} (a listener's accept queue was full)")
 
     def no_listen_overflows(self) -> None:
-        grown = self._listen_overflows() - self._overflows
-        if grown:
-            raise AssertionError(f"ListenOverflows grew by {grown} during the test "
-                                 "(a listener's accept queue was full)")
+        self.max_listen_overflows(0)
 
     def check_budget(self, close_wait=None, time_wait=None, listen_overflows=None) -> None:
         if close_wait is not None:
@@ -105,10 +117,24 @@ class TcpStates:
         if time_wait is not None:
             self.max_time_wait(time_wait)
         if listen_overflows is not None:
-            grown = self._listen_overflows() - self._overflows
-            if grown > listen_overflows:
-                raise AssertionError(f"ListenOverflows grew by {grown}, budget "
-                                     f"{listen_overflows}")
+            self.max_listen_overflows(listen_overflows)
+
+
+def _budget_problem(marker) -> str | None:
+    """What is wrong with a tcp_budget marker's arguments, or None."""
+    kwargs = marker.kwargs
+    unknown = sorted(set(kwargs) - {*BUDGETS, "ports", "netns"})
+    if marker.args or unknown:
+        return f"unknown argument(s) {unknown or list(marker.args)}"
+    for name in BUDGETS:
+        value = kwargs.get(name)
+        if value is not None and (not isinstance(value, int) or value < 0):
+            return f"{name}={value!r}: a count of sockets (0 or more) or None"
+    ports = kwargs.get("ports", ())
+    if isinstance(ports, int | str) or not all(
+            isinstance(p, int) and 0 < p < 65536 for p in ports):
+        return f"ports={ports!r}: a list of port numbers"
+    return None
 
 
 def pytest_configure(config):
@@ -130,10 +156,21 @@ def pytest_runtest_call(item):
     marker = item.get_closest_marker("tcp_budget")
     if marker is None:
         return (yield)
-    unknown = set(marker.kwargs) - {*BUDGETS, "ports", "netns"}
-    if unknown or marker.args:
-        raise pytest.UsageError(f"tcp_budget: unknown argument(s) {sorted(unknown)}")
-    watch = TcpStates(marker.kwargs.get("ports", ()), marker.kwargs.get("netns"))
+    from harness.kernel.errors import KernelError
+
+    problem = _budget_problem(marker)
+    if problem is None:
+        try:
+            watch = TcpStates(marker.kwargs.get("ports", ()), marker.kwargs.get("netns"))
+        except KernelError as exc:
+            problem = str(exc)
+    if problem:
+        pytest.fail(f"tcp_budget: {problem}", pytrace=False)
     result = yield
-    watch.check_budget(**{k: v for k, v in marker.kwargs.items() if k in BUDGETS})
+    try:
+        watch.check_budget(**{k: v for k, v in marker.kwargs.items() if k in BUDGETS})
+    except (AssertionError, KernelError) as exc:
+        problem = str(exc)
+    if problem:
+        pytest.fail(f"tcp_budget: {problem}", pytrace=False)
     return result
