@@ -115,4 +115,5 @@ def test_busy_port(capsys):
         busy.listen(1)
         port = busy.getsockname()[1]
         assert main(["exporter", "--listen", f"127.0.0.1:{port}"]) == 2
-    assert "Address already in use" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "Address already in use" in err and err.count("\n") == 1
