@@ -13,9 +13,9 @@ from harness.errors import UsageProblem
 
 EPILOG = """\b
 Examples:
-  socklife exporter                                 http://127.0.0.1:9464/metrics
+  socklife exporter                         # http://127.0.0.1:9464/metrics
   socklife exporter --listen 127.0.0.1:9500 --port 8080 --top 20
-  socklife exporter --netns lab --interval 0.5      (root)
+  socklife exporter --netns lab --interval 0.5   # as root
 """
 
 

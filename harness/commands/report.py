@@ -11,8 +11,9 @@ from harness.observe.runfile import RunFileError
 
 EPILOG = """\b
 Examples:
-  socklife record -o run.jsonl --duration 60 && socklife report run.jsonl -o run.html
-  socklife report load.jsonl -o load.html     # a run recorded by the Locust plugin
+  socklife record -o run.jsonl --duration 60
+  socklife report run.jsonl -o run.html
+  socklife report load.jsonl -o load.html   # a run of the Locust plugin
 """
 
 
