@@ -106,3 +106,15 @@ def test_host_lock_elects_one_holder(tmp_path):
     assert second.acquire()
     second.release()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_pure_parts_do_not_import_locust():
+    """Importing the rules, collector or CSV writer must not monkey-patch the process
+    (only a Locust process registers the plugin)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, harness.load, harness.load.arguments, harness.load.collector, "
+            "harness.load.csv_sink, harness.load.hostkey; "
+            "assert 'locust' not in sys.modules and 'gevent' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -12,4 +12,10 @@ May import harness.kernel, harness.observe, harness.sockets, harness.lab, harnes
 and harness.commands.watch (the live view the demo reuses).
 """
 
-from harness.load import plugin  # noqa: F401  (registers the arguments and listeners)
+import sys
+
+# Register only inside a Locust process (Locust imports itself before the locustfile):
+# importing the plugin imports locust, which monkey-patches the standard library, and
+# a program that merely uses the pure parts (rules, collector, CSV) must not get that.
+if "locust" in sys.modules:
+    from harness.load import plugin  # noqa: F401  (registers the arguments and listeners)
