@@ -13,7 +13,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from harness.kernel.inet_diag import STATES
-from harness.observe.thresholds import RunSummary, evaluate, failed_lines
+from harness.observe.thresholds import RunSummary, combine, evaluate, failed_lines
 
 SERIES_LEN = 900  # points kept for the chart page
 
@@ -97,29 +97,8 @@ class Collector:
         parts = [h.run.summary() for h in self.hosts.values()]
         if not parts:
             return RunSummary().summary(self.eaddrnotavail)
-        rooms = [p["ephemeral_headroom_min"] for p in parts
-                 if p["ephemeral_headroom_min"] is not None]
-        starts = [p["started"] for p in parts if p["started"] is not None]
-        ends = [p["ended"] for p in parts if p["ended"] is not None]
-        oldest = [p["leaks"]["oldest_s"] for p in parts if p["leaks"]["oldest_s"] is not None]
-        peaks = {name: max(p["peaks"].get(name, 0) for p in parts) for name in STATES}
-        return {
-            "samples": sum(p["samples"] for p in parts),
-            "hosts": {h.label: h.samples for h in self.hosts.values()},
-            "duration_s": round(max(ends) - min(starts), 3) if starts else 0.0,
-            "started": min(starts, default=None), "ended": max(ends, default=None),
-            "peaks": peaks,
-            "leaks": {"count": sum(p["leaks"]["count"] for p in parts),
-                      "oldest_s": max(oldest, default=None)},
-            "listen_overflows": sum(p["listen_overflows"] for p in parts),
-            "listeners_ever_full": sorted({x for p in parts for x in p["listeners_ever_full"]}),
-            "eaddrnotavail": self.eaddrnotavail,
-            "ephemeral_fraction_max": max(p["ephemeral_fraction_max"] for p in parts),
-            "ephemeral_headroom_min": min(rooms, default=None),
-            "accept_queue_fill_max": max(p["accept_queue_fill_max"] for p in parts),
-            "time_wait_peak": peaks["TIME_WAIT"],
-            "close_wait_settled_max": max(p["close_wait_settled_max"] for p in parts),
-        }
+        return {**combine(parts), "eaddrnotavail": self.eaddrnotavail,
+                "hosts": {h.label: h.samples for h in self.hosts.values()}}
 
     def failed_checks(self, rules) -> list[str]:
         """One ``CHECK FAILED: <rule> observed <value>`` line per violated rule."""
