@@ -5,6 +5,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -69,3 +70,32 @@ def test_watch_shows_the_sockets_and_quits_on_q():
         tmux("kill-session", "-t", session, check=False)
         for s in (est_c, est_s, cw_s, lst):
             s.close()
+
+
+def test_watch_into_a_pipe_prints_frame_after_frame():
+    lst = listener(backlog=5)
+    port = lst.getsockname()[1]
+    c, s = pair(lst)
+    proc = subprocess.Popen([sys.executable, "-m", "harness", "watch", "--interval", "0.1",
+                             "--port", str(port)], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    watchdog = threading.Timer(30, proc.kill)  # no frame in a pipe: fail, don't hang
+    watchdog.start()
+    try:
+        frames = []
+        for line in proc.stdout:
+            if line.startswith("socklife watch"):
+                frames.append([])
+            elif frames:
+                frames[-1].append(line)
+            if len(frames) == 3:
+                break
+        text = "".join(frames[1])
+        assert count_on(text, "ESTABLISHED") == 2 and count_on(text, "LISTEN") == 1
+        assert f"127.0.0.1:{port}" in text and "\x1b[?1049h" not in "".join(frames[0])
+    finally:
+        watchdog.cancel()
+        proc.terminate()
+        _, err = proc.communicate(timeout=20)
+        c.close(), s.close(), lst.close()
+    assert "Traceback" not in err

@@ -105,6 +105,17 @@ def keys():
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)
 
 
+@contextlib.contextmanager
+def frames(console: Console):
+    """Yield ``show(renderable)``: redraws one screen on a terminal; elsewhere (a pipe, a
+    file) prints each frame after the last, so a redirected watch is a readable log."""
+    if not console.is_terminal:
+        yield lambda frame: (console.print(frame), console.print(), console.file.flush())
+        return
+    with Live(console=console, screen=True, auto_refresh=False) as live:
+        yield lambda frame: live.update(frame, refresh=True)
+
+
 @click.command("watch", epilog=EPILOG)
 @netns_option
 @port_option
@@ -119,13 +130,13 @@ def command(netns, ports, interval, leak_threshold):
     series = {name: deque(maxlen=SPARK_WIDTH) for name in SHOWN_STATES}
     console = Console()
     with Sampler(netns, ports, interval, leak_threshold) as sampler, keys() as pressed, \
-            Live(console=console, screen=True, auto_refresh=False) as live:
+            frames(console) as show:
         while True:
             start = time.monotonic()
             s = sampler.sample()
             for name in SHOWN_STATES:
                 series[name].append(s["states"][name])
-            live.update(render(s, series, where), refresh=True)
+            show(render(s, series, where))
             deadline = start + interval
             while (left := deadline - time.monotonic()) > 0:
                 if "q" in pressed(left).lower():
