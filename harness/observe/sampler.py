@@ -6,7 +6,9 @@ One sample is cheap whatever the number of TIME_WAIT sockets:
 - the TIME_WAIT details (expiry histogram, ports in use per destination) come from a
   TIME_WAIT-only dump aggregated from the raw bytes (timewait.py), refreshed every
   ``detail_s`` seconds (1 s by default; every sample at intervals >= 1 s), or less
-  often when that refresh would take more than 10% of a core (100,000 TIME_WAIT: ~2 s);
+  often when that refresh would take more than 5% of a core (100,000 TIME_WAIT: every
+  2-3 s; the count stays exact every sample, only the expiry histogram and per
+  destination TIME_WAIT ports are that old);
 - owners are looked up only for listeners and CLOSE_WAIT sockets not seen before.
 History is bounded (``history`` samples), so memory stays flat over long runs.
 """
@@ -33,7 +35,7 @@ MIN_INTERVAL_S = 0.05
 MAX_INTERVAL_S = 3600.0
 NOT_TIME_WAIT = [s for s in STATES if s != "TIME_WAIT"]
 RATE_WINDOW_S = 10.0  # growth rates compare with the sample about this long ago
-DETAIL_CPU_SHARE = 0.1  # TIME_WAIT details are refreshed less often when they cost more
+DETAIL_CPU_SHARE = 0.05  # TIME_WAIT details are refreshed less often when they cost more
 
 
 class Sampler:

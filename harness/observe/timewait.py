@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import socket
 from collections import Counter
-from operator import itemgetter
 
 from harness.kernel import inet_diag as wire
 from harness.observe.ports import BUCKET_MS, TIME_WAIT_S, close_rate
@@ -127,6 +126,7 @@ class TimeWaitView:
     def __init__(self, groups: TimeWaitGroups):
         self.hist = groups.hist
         self._groups = groups
+        self._tw_pairs: set | None = None
         self.by_dest: dict[str, Counter] = {}
         for family, counter in groups.dests.items():
             for key, n in counter.items():
@@ -141,15 +141,15 @@ class TimeWaitView:
         return sum(self.hist.values())
 
     def ports_in_use(self, open_ports) -> int:
-        """Distinct ephemeral local ports held by these sockets and ``open_ports``,
-        counted on ``(hi, lo)`` pairs without a Python step per port."""
+        """Distinct ephemeral local ports held by these sockets and ``open_ports``, on
+        ``(hi, lo)`` pairs. The TIME_WAIT part is computed once per view (the sampler
+        reuses a view for several samples); only the few open ports are added each call."""
         g = self._groups
-        pairs = set(g.sports)
-        pairs.update((p >> 8, p & 0xFF) for p in open_ports)
         lo_hi, hi_hi = g.lo >> 8, g.hi >> 8
-        per_hi = Counter(map(itemgetter(0), pairs))
-        outside = sum(n for h, n in per_hi.items() if h < lo_hi or h > hi_hi)
-        return len(pairs) - outside - len(pairs & g._excluded)
+        if self._tw_pairs is None:
+            self._tw_pairs = {p for p in g.sports if lo_hi <= p[0] <= hi_hi} - g._excluded
+        extra = {(p >> 8, p & 0xFF) for p in open_ports if lo_hi <= p >> 8 <= hi_hi}
+        return len(self._tw_pairs) + len(extra - g._excluded - self._tw_pairs)
 
 
 def _remote(family: int, dest: tuple) -> str:
