@@ -148,3 +148,30 @@ def test_forecast_exhaustion_within_a_factor_of_1_5(netns):
         assert row["forecast"].startswith("exhausts in")
         predicted = at + row["exhausted_in_s"] - started
         assert actual / 1.5 <= predicted <= actual * 1.5, (predicted, actual, row)
+
+
+def test_port_filtered_time_wait_count_is_exact_every_sample(netns):
+    with netns({"net.ipv4.tcp_tw_reuse": "0"}) as ns:
+        with entered(ns):
+            lst = socket.socket()
+            lst.bind(("127.0.0.1", 0))
+            lst.listen(64)
+        port = lst.getsockname()[1]
+        with Sampler(ns, ports=[port], interval=0.1, detail_s=3600) as sampler:
+            try:
+                assert sampler.sample()["states"]["TIME_WAIT"] == 0
+                with entered(ns):
+                    for _ in range(7):  # the client closes first: 7 TIME_WAIT
+                        c = socket.create_connection(("127.0.0.1", port))
+                        a, _ = lst.accept()
+                        c.close()
+                        assert wait_for(lambda a=a: a.recv(1) == b"")
+                        a.close()
+                    stray = socket.create_connection(("127.0.0.1", port))  # not TIME_WAIT
+                s = sampler.sample()
+                assert s["states"]["TIME_WAIT"] == 7 and s["time_wait"]["count"] == 7
+                assert sampler.sample()["states"]["TIME_WAIT"] == 7
+            finally:
+                lst.close()
+                with contextlib.suppress(NameError):
+                    stray.close()
