@@ -7,7 +7,7 @@ One sample is cheap whatever the number of TIME_WAIT sockets:
   TIME_WAIT-only dump aggregated from the raw bytes (timewait.py), refreshed every
   ``detail_s`` seconds (1 s by default; every sample at intervals >= 1 s), or less
   often when that refresh would take more than 5% of a core (100,000 TIME_WAIT: every
-  2-3 s; the count stays exact every sample, only the expiry histogram and per
+  3-4 s; the count stays exact every sample, only the expiry histogram and per
   destination TIME_WAIT ports are that old);
 - owners are looked up only for listeners and CLOSE_WAIT sockets not seen before.
 History is bounded (``history`` samples), so memory stays flat over long runs.
