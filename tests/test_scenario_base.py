@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import pytest
 
 from harness.report.sequence import render_svg, segment_label
@@ -12,8 +14,9 @@ class Toy(Scenario):
     name, number, title = "toy", 99, "a toy"
     claim = "Two plus two is four. The rest is commentary."
     needs_root = False
-    expected = {"sum": Expect(4), "order": Expect(["a", "c"], "in_order"),
-                "ratio": Expect(1.0, "approx", 0.1)}
+    expected: ClassVar[dict[str, Expect]] = {
+        "sum": Expect(4), "order": Expect(["a", "c"], "in_order"),
+        "ratio": Expect(1.0, "approx", 0.1)}
 
     def execute(self, run: Run) -> None:
         run.observe("sum", 2 + 2)

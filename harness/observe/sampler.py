@@ -29,6 +29,7 @@ from harness.observe.leaks import DEFAULT_THRESHOLD_S, LeakTracker, OwnerCache
 from harness.observe.listeners import flag_listeners, listener_rows
 from harness.observe.ports import ephemeral_forecast, split_by_destination
 from harness.observe.snapshot import close_wait_rows, read_counters, state_counts
+from harness.observe.thresholds import RunSummary
 from harness.observe.timewait import TimeWaitGroups, TimeWaitView, time_wait_analysis
 
 MIN_INTERVAL_S = 0.05
@@ -58,7 +59,7 @@ class Sampler:
         self._tw_at = 0.0
         self._tw_cost = 0.0
         self._ever_full: set[str] = set()
-        self._run = _RunSummary()
+        self._run = RunSummary()
 
     def close(self) -> None:
         self._diag.close()
@@ -168,57 +169,5 @@ class Sampler:
         return None
 
     def summary(self, eaddrnotavail: int = 0) -> dict:
-        return self._run.result(self.leaks.summary(), eaddrnotavail)
+        return {**self._run.summary(eaddrnotavail), "leaks": self.leaks.summary()}
 
-
-class _RunSummary:
-    """Peaks and extremes over a run, in constant memory."""
-
-    def __init__(self):
-        self.samples = 0
-        self.started = self.ended = None
-        self.peaks: dict[str, int] = dict.fromkeys(STATES, 0)
-        self.first_counters: dict | None = None
-        self.last_counters: dict = {}
-        self.ever_full: list[str] = []
-        self.fraction_max = 0.0
-        self.headroom_min: int | None = None
-        self.fill_max = 0.0
-
-    def add(self, s: dict) -> None:
-        self.samples += 1
-        self.started = self.started or s["time"]
-        self.ended = s["time"]
-        for k, v in s["states"].items():
-            self.peaks[k] = max(self.peaks.get(k, 0), v)
-        if self.first_counters is None:
-            self.first_counters = s["counters"]
-        self.last_counters = s["counters"]
-        for row in s["listeners"]:
-            self.fill_max = max(self.fill_max, row["fill"])
-            if row["full"] and row["local"] not in self.ever_full:
-                self.ever_full.append(row["local"])
-        eph = s["ephemeral"]
-        top = max((r["in_use"] for r in eph["by_destination"]), default=0)
-        self.fraction_max = max(self.fraction_max, top / eph["usable"] if eph["usable"] else 1.0)
-        headroom = eph["usable"] - top
-        self.headroom_min = headroom if self.headroom_min is None else min(
-            self.headroom_min, headroom)
-
-    def result(self, leaks: dict, eaddrnotavail: int) -> dict:
-        first = self.first_counters or {}
-        overflows = self.last_counters.get("ListenOverflows", 0) - first.get("ListenOverflows", 0)
-        return {
-            "samples": self.samples,
-            "duration_s": round((self.ended or 0) - (self.started or 0), 3),
-            "started": self.started, "ended": self.ended,
-            "peaks": self.peaks,
-            "leaks": leaks,
-            "listen_overflows": overflows,
-            "listeners_ever_full": self.ever_full,
-            "eaddrnotavail": eaddrnotavail,
-            "ephemeral_fraction_max": round(self.fraction_max, 6),
-            "ephemeral_headroom_min": self.headroom_min,
-            "accept_queue_fill_max": self.fill_max,
-            "time_wait_peak": self.peaks.get("TIME_WAIT", 0),
-        }
