@@ -193,6 +193,9 @@ def test_holds_ten_thousand_connections(netns):
                     c.connect_ex(("127.0.0.1", PORT))
             assert wait_for(lambda: sockdiag.count_states(ns, ports=[PORT])["ESTABLISHED"]
                             == 2 * n, timeout=30, step=0.2)
+            # ESTABLISHED counts the accept queue too: wait until the server took them all
+            assert wait_for(lambda: [r.rqueue for r in sockdiag.dump(ns, ["LISTEN"], [PORT])]
+                            == [0], timeout=30, step=0.2)
         finally:
             for c in clients:
                 c.close()
