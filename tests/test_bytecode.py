@@ -79,6 +79,18 @@ def test_bytecode_matches_local_or_remote_port(ports):
     assert not run(bc, 999, 65535)
 
 
+@pytest.mark.parametrize("ports", [[80], [80, 443], [1, 2, 3, 4, 5], list(range(1000, 1100))])
+def test_negated_bytecode_matches_neither_port(ports):
+    bc = wire.compile_ports(ports, negate=True)
+    assert audit(bc)
+    for p in ports:
+        assert not run(bc, p, 50000) and not run(bc, 50000, p)
+        assert not run(bc, p, p)
+    assert run(bc, 50000, 50001)
+    assert run(bc, 999, 65535)
+    assert wire.compile_ports([], negate=True) == b""
+
+
 def test_no_ports_means_no_filter_and_bad_ports_rejected():
     assert wire.compile_ports([]) == b""
     assert wire.compile_ports([80, 80]) == wire.compile_ports([80])

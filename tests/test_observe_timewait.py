@@ -54,8 +54,9 @@ def test_the_server_side_holds_no_ephemeral_port(dump):
 
 
 def test_column_path_and_message_path_agree(dump):
-    # A range whose edges are far from the ports used, no server side in the chunk:
-    # the column path; the recorded range (40000-40999, ports near 40000): the walk.
+    # A range whose edges are far from the ports used: every row is counted; the
+    # recorded range (40000-40999, ports near its edge, a server side on 7000): rows
+    # masked out by compress. Both give the client side's sockets.
     client = [r for r in dump["records"] if r["sport"] != 7000]
     wide, _ = aggregate(dump["chunks"], (30000, 50000))
     near, _ = aggregate(dump["chunks"], (40000, 40999))

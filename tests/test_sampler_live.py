@@ -171,6 +171,20 @@ def test_port_filtered_time_wait_count_is_exact_every_sample(netns):
                 s = sampler.sample()
                 assert s["states"]["TIME_WAIT"] == 7 and s["time_wait"]["count"] == 7
                 assert sampler.sample()["states"]["TIME_WAIT"] == 7
+                # 20 TIME_WAIT on another port: counted whether the sampler counts the
+                # port's sockets or (while they were most) subtracts the others
+                with entered(ns):
+                    other = socket.socket()
+                    other.bind(("127.0.0.1", 0))
+                    other.listen(64)
+                    for _ in range(20):
+                        c = socket.create_connection(other.getsockname())
+                        a, _ = other.accept()
+                        c.close()
+                        assert wait_for(lambda a=a: a.recv(1) == b"")
+                        a.close()
+                    other.close()
+                assert [sampler.sample()["states"]["TIME_WAIT"] for _ in range(3)] == [7] * 3
             finally:
                 lst.close()
                 with contextlib.suppress(NameError):

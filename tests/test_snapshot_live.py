@@ -11,6 +11,7 @@ import pytest
 from sockets_util import listener, nonblocking_connects, pair, ss_counts, wait_for
 
 from harness.cli import main
+from harness.kernel import inet_diag as wire
 from harness.kernel import sockdiag
 from harness.kernel.netns import entered
 
@@ -99,6 +100,19 @@ def test_port_filter_runs_in_the_kernel(population):
     assert filtered_bytes < all_bytes and len(mine) < len(everything)
     counts = sockdiag.count_states(ns, ports=[full_port])
     assert counts == ss_counts(ns, f"( sport = :{full_port} or dport = :{full_port} )")
+
+
+def test_excluded_ports_are_the_complement_in_the_kernel(population):
+    ns, full_port, _ = population
+    with sockdiag.SockDiag(ns) as diag:
+        everything = {r.cookie for r in diag.records()}
+        mine = {r.cookie for r in diag.records(ports=[full_port])}
+        others = []
+        diag.scan(lambda buf, n, res: wire.decode_chunk(buf, n, others.append, res),
+                  ports=[full_port], exclude_ports=True)
+    assert mine and others
+    assert not any(full_port in (r.sport, r.dport) for r in others)
+    assert {r.cookie for r in others} == everything - mine
 
 
 def test_dump_states_filter_and_fields(population):

@@ -86,18 +86,23 @@ def states_mask(states) -> int:
     return mask
 
 
-def compile_ports(ports) -> bytes:
-    """INET_DIAG_REQ_BYTECODE for "local port == P or remote port == P" over ``ports``.
+def compile_ports(ports, negate: bool = False) -> bytes:
+    """INET_DIAG_REQ_BYTECODE for "local port == P or remote port == P" over ``ports``
+    (``negate``: neither port is any of them).
 
     Each test is an ``S_EQ``/``D_EQ`` op followed by an op whose ``no`` field holds the
     port in host order. A test that matches falls through (``yes`` = 8) into a ``JMP``
     whose ``no`` jumps to the end of the program: reaching the end exactly accepts. A
     test that fails skips that JMP (``no`` = 12) to the next test; the last test's ``no``
-    jumps 4 bytes past the end, which rejects. The kernel's auditor walks the ``yes``
-    path, so every op is on it, and every ``no`` target is an op boundary or the end.
+    jumps 4 bytes past the end, which rejects. Negated, every test has its JMP, which
+    jumps 4 bytes past the end (a match rejects), and the last test's ``no`` lands on the
+    end (no match accepts). The kernel's auditor walks the ``yes`` path, so every op is
+    on it, and every ``no`` target is an op boundary or the end.
 
     >>> compile_ports([80]).hex()
     '0b080c000000500001040c000c080c0000005000'
+    >>> compile_ports([80], negate=True).hex()
+    '0b080c0000005000010414000c080c000000500001040800'
     """
     tests = []
     for port in dict.fromkeys(ports):
@@ -106,13 +111,15 @@ def compile_ports(ports) -> bytes:
         tests += [(BC_S_EQ, port), (BC_D_EQ, port)]
     if not tests:
         return b""
-    total = 12 * len(tests) - 4
+    total = 12 * len(tests) - (0 if negate else 4)
     out = bytearray()
     for i, (code, port) in enumerate(tests):
         last = i == len(tests) - 1
         out += struct.pack("=BBH", code, 8, 12)
         out += struct.pack("=BBH", 0, 0, port)
-        if not last:
+        if negate:
+            out += struct.pack("=BBH", BC_JMP, 4, total - len(out) + 4)
+        elif not last:
             out += struct.pack("=BBH", BC_JMP, 4, total - len(out))
     assert len(out) == total
     return bytes(out)

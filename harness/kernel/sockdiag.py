@@ -135,15 +135,18 @@ class SockDiag:
             self._sock.setblocking(True)
 
     def scan(self, consume, states=None, ports: Iterable[int] = (), families=FAMILIES,
-             reset=None) -> bool:
+             reset=None, exclude_ports: bool = False) -> bool:
         """Dump each family, calling ``consume(buf, length, chunk_result)`` per buffer.
+
+        ``exclude_ports``: the sockets on none of ``ports`` instead (both filtered in the
+        kernel).
 
         On an interrupted dump, ``reset()`` is called and the whole scan is retried (up
         to RETRIES times); returns whether the final attempt was consistent. This is the
         hook for callers that aggregate straight from the bytes (see count_chunk).
         """
         mask = wire.states_mask(states)
-        bytecode = wire.compile_ports(ports)
+        bytecode = wire.compile_ports(ports, exclude_ports)
         for attempt in range(RETRIES):
             if attempt and reset is not None:
                 reset()
@@ -159,9 +162,10 @@ class SockDiag:
                 return True
         return False
 
-    def count(self, ports: Iterable[int] = ()) -> StateCounts:
-        """Sockets per state, from the raw bytes (and /proc/net/sockstat's tw)."""
-        ports = tuple(ports)
+    def count_codes(self, states=None, ports: Iterable[int] = (),
+                    exclude_ports: bool = False) -> tuple[list[int], int, bool]:
+        """(sockets per TCP_* code, FIN_WAIT2 minisockets, consistent), counted from the
+        raw bytes with no object per socket; arguments as for ``scan``."""
         codes = [0] * 16
         fw2_mini = [0]
 
@@ -172,14 +176,20 @@ class SockDiag:
             codes[:] = [0] * 16
             fw2_mini[0] = 0
 
+        ok = self.scan(consume, states, ports, reset=reset, exclude_ports=exclude_ports)
+        return codes, fw2_mini[0], ok
+
+    def count(self, ports: Iterable[int] = ()) -> StateCounts:
+        """Sockets per state, from the raw bytes (and /proc/net/sockstat's tw)."""
+        ports = tuple(ports)
         if ports:
-            ok = self.scan(consume, None, ports, reset=reset)
+            codes, _fw2_mini, ok = self.count_codes(None, ports)
         else:
             not_tw = [s for s in STATES if s != "TIME_WAIT"]
-            ok = self.scan(consume, not_tw, reset=reset)
+            codes, fw2_mini, ok = self.count_codes(not_tw)
             with entered(self.netns):
                 tw = read_sockstat().get("TCP", {}).get("tw", 0)
-            codes[wire.TCP_TIME_WAIT] = max(0, tw - fw2_mini[0])
+            codes[wire.TCP_TIME_WAIT] = max(0, tw - fw2_mini)
         counts = StateCounts(
             (name, codes[wire.STATE_CODES[name]]) for name in STATES
         )

@@ -16,8 +16,10 @@ bucket, and +54/+55 are zero).
 
 from __future__ import annotations
 
+import operator
 import socket
 from collections import Counter
+from itertools import compress
 
 from harness.kernel import inet_diag as wire
 from harness.observe.ports import BUCKET_MS, TIME_WAIT_S, close_rate
@@ -60,10 +62,10 @@ class TimeWaitGroups:
 
     ``hist``: every socket by expiry bucket. ``sports``: sockets by local port
     ``(hi, lo)``. ``dests[family]``: client-side sockets (local port an ephemeral port,
-    not a listening one) by ``(dst bytes..., dport hi, dport lo, bucket)``. A chunk whose
-    local ports are all clearly ephemeral goes through C-speed column counting; one that
-    holds a server-side socket (local port = a listening port) or a port near the range
-    edges is walked message by message.
+    not a listening one) by ``(dst bytes..., dport hi, dport lo, bucket)``. The leading
+    run of equal-size messages goes through C-speed column counting (server-side sockets,
+    whose local port is a listening one, and ports outside the range are masked out with
+    ``itertools.compress``); only a ragged tail is walked message by message.
     """
 
     def __init__(self, listening=(), port_range=(32768, 60999)):
@@ -76,6 +78,7 @@ class TimeWaitGroups:
         self._excluded |= {(lo_hi, b) for b in range(self.lo & 0xFF)}
         self._excluded |= {(hi_hi, b) for b in range((self.hi & 0xFF) + 1, 256)}
         self._excluded = {pair for pair in self._excluded if lo_hi <= pair[0] <= hi_hi}
+        self._hi_in_range = set(range(lo_hi, hi_hi + 1))
         self.hist: Counter = Counter()
         self.sports: Counter = Counter()
         self.dests: dict[int, Counter] = {}
@@ -99,12 +102,15 @@ class TimeWaitGroups:
             pairs = list(zip(hi_col, lo_col, strict=True))
             self.sports.update(pairs)
             self.hist.update(view[HDR + 53:end:stride])
+            cols = [view[HDR + c:end:stride] for c in _dest_columns(family)]
             inside = min(hi_col) >= self.lo >> 8 and max(hi_col) <= self.hi >> 8
-            if inside and self._excluded.isdisjoint(pairs):
-                cols = [view[HDR + c:end:stride] for c in _dest_columns(family)]
-                self.dests.setdefault(family, Counter()).update(zip(*cols, strict=True))
-            else:
-                wire.walk(view, end, self._client_side, result)
+            if not (inside and self._excluded.isdisjoint(pairs)):
+                # Keep the client-side rows (high byte in the range and not an excluded
+                # pair: True > False) with C-level map and compress, no Python per row.
+                keep = list(map(operator.gt, map(self._hi_in_range.__contains__, hi_col),
+                                map(self._excluded.__contains__, pairs)))
+                cols = [bytes(compress(col, keep)) for col in cols]
+            self.dests.setdefault(family, Counter()).update(zip(*cols, strict=True))
         if end < length:
             wire.walk(view[end:], length - end, self._one, result)
 
