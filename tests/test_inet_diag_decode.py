@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import socket
+from collections import Counter
 
 import pytest
 
@@ -73,7 +74,7 @@ def test_timewait_minisockets_over_a_multipart_reply(fixture_path):
 
 
 def test_count_chunk_agrees_with_decode(fixture_path):
-    for name in ("ipv4_mixed", "ipv4_timewait_multipart", "ipv6_pair"):
+    for name in ("ipv4_mixed", "ipv4_timewait_multipart", "ipv6_pair", "one_walk_all"):
         bufs = chunks(fixture_path, name)
         records, _ = decode_all(bufs)
         counts, result = [0] * 16, wire.ChunkResult()
@@ -189,7 +190,7 @@ def test_enobufs_restarts_the_dump(fixture_path):
 
 
 def test_fast_decode_chunk_equals_the_careful_walk(fixture_path):
-    for name in ("ipv4_mixed", "ipv4_timewait_multipart", "ipv6_pair"):
+    for name in ("ipv4_mixed", "ipv4_timewait_multipart", "ipv6_pair", "one_walk_all"):
         bufs = chunks(fixture_path, name)
         careful, _ = decode_all(bufs)
         fast, result = [], wire.ChunkResult()
@@ -217,3 +218,43 @@ def test_uniform_run_of_minisockets_is_counted_by_slicing(fixture_path):
     assert result.interrupted and counts[wire.TCP_FIN_WAIT2] == 1
     mixed = chunks(fixture_path, "ipv4_mixed")[0]  # different lengths: not uniform
     assert wire._count_uniform(mixed, len(mixed), [0] * 16, wire.ChunkResult()) == (0, 0)
+
+
+def test_legacy_request_asks_for_both_families():
+    """build_request(AF_UNSPEC): a TCPDIAG_GETSOCK request (struct inet_diag_req, 60
+    bytes) with the states bitmask after the sockid and the bytecode attribute after it."""
+    bytecode = wire.compile_ports([80])
+    req = wire.build_request(socket.AF_UNSPEC, 1 << 6, bytecode, seq=7)
+    length, msg_type, flags, seq, _pid = wire.NLMSGHDR.unpack_from(req)
+    assert (length, msg_type, seq) == (len(req), wire.TCPDIAG_GETSOCK, 7)
+    assert flags == wire.NLM_F_REQUEST | wire.NLM_F_DUMP
+    family, _s, _d, _ext, sockid, states, dbs = wire.REQ_COMPAT.unpack_from(req, 16)
+    assert (family, sockid, states, dbs) == (socket.AF_UNSPEC, bytes(48), 1 << 6, 0)
+    attr_len, attr_type = wire.NLATTR.unpack_from(req, 16 + 60)
+    assert (attr_len, attr_type) == (4 + len(bytecode), wire.INET_DIAG_REQ_BYTECODE)
+    assert req[16 + 64:] == bytecode
+    v2 = wire.build_request(socket.AF_INET, 1 << 6)
+    assert int.from_bytes(v2[4:6], "little") == wire.SOCK_DIAG_BY_FAMILY
+    assert len(v2) == 16 + 56
+
+
+def test_one_walk_reply_holds_both_families(fixture_path):
+    """A TCPDIAG_GETSOCK dump of the recording's namespace: every socket of both
+    families (as ss-tane.txt lists them, with the 601 TIME_WAIT), in messages of the
+    request's type 18."""
+    bufs = chunks(fixture_path, "one_walk_all")
+    types = []
+    for buf in bufs:
+        wire.walk(buf, len(buf), lambda b, off: types.append(b[off - 12]), wire.ChunkResult())
+    records, result = decode_all(bufs)
+    assert result.done and set(types) == {wire.TCPDIAG_GETSOCK}
+    by_kind = Counter((r.family, r.state) for r in records)
+    assert by_kind == {
+        (socket.AF_INET, "LISTEN"): 2, (socket.AF_INET, "SYN_RECV"): 1,
+        (socket.AF_INET, "ESTABLISHED"): 1, (socket.AF_INET, "TIME_WAIT"): 601,
+        (socket.AF_INET6, "LISTEN"): 1, (socket.AF_INET6, "ESTABLISHED"): 2,
+    }
+    counts, result = [0] * 16, wire.ChunkResult()
+    for buf in bufs:
+        wire.count_chunk(buf, len(buf), counts, result)
+    assert counts[wire.TCP_TIME_WAIT] == 601 and sum(counts) == len(records)

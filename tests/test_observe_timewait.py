@@ -10,6 +10,7 @@ from harness.observe.ports import BUCKET_MS
 from harness.observe.timewait import (
     TimeWaitGroups,
     TimeWaitView,
+    _uniform_prefix,
     expiry_summary,
     time_wait_analysis,
 )
@@ -94,3 +95,23 @@ def test_analysis_steady_state_from_close_rate():
     assert 9 < tw["close_rate_per_s"] < 11
     assert tw["steady_state"] == round(tw["close_rate_per_s"] * 60)
     assert tw["drained_in_s"] == tw["expires_s"]["max"]
+
+
+def test_one_walk_replies_and_the_families_seen(fixture_path):
+    """A TCPDIAG_GETSOCK dump (message type 18, both families; recorded by
+    tests/fixtures/sockdiag/record.py): every message is aggregated, through the column
+    path for the batch of IPv4 minisockets and the message path where the families mix,
+    and the families seen tell the sampler whether one walk still suits."""
+    with open(fixture_path("sockdiag", "one_walk_all.hex")) as f:
+        bufs = [bytes.fromhex(line) for line in f if line.strip()]
+    groups, result = TimeWaitGroups({8080, 9090}), wire.ChunkResult()
+    for buf in bufs:
+        groups.add_chunk(buf, len(buf), result)
+    assert result.done
+    assert groups.families == {2, 10}
+    assert sum(groups.hist.values()) == 608  # 601 TIME_WAIT + 7 others in the fixture
+    assert _uniform_prefix(bufs[1], len(bufs[1])) == (len(bufs[1]), 96, 2)  # column path
+    tw_only, result = TimeWaitGroups({8080, 9090}), wire.ChunkResult()
+    tw_only.add_chunk(bufs[1], len(bufs[1]), result)  # the second batch: IPv4 minisockets
+    assert tw_only.families == {2}
+    assert sum(tw_only.sports.values()) == len(bufs[1]) // 96

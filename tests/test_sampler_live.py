@@ -189,3 +189,35 @@ def test_port_filtered_time_wait_count_is_exact_every_sample(netns):
                 lst.close()
                 with contextlib.suppress(NameError):
                     stray.close()
+
+
+def test_both_families_counted_as_sock_diag_by_family_counts_them(netns):
+    """The sampler dumps both families in one walk (TCPDIAG_GETSOCK); its counts equal
+    count_states' (a SOCK_DIAG_BY_FAMILY dump per family), with and without a port
+    filter, and an IPv6 TIME_WAIT turns its detail dumps back to one per family."""
+    from harness.kernel import sockdiag
+
+    with netns() as ns, contextlib.ExitStack() as keep:
+        with entered(ns):
+            v6 = keep.enter_context(socket.socket(socket.AF_INET6))
+            v6.bind(("::1", 0))
+            v6.listen(16)
+            port = v6.getsockname()[1]
+            v4 = keep.enter_context(socket.socket())
+            v4.bind(("127.0.0.1", port))
+            v4.listen(16)
+            for lst, host in ((v6, "::1"), (v4, "127.0.0.1")):
+                keep.enter_context(socket.create_connection((host, port)))  # ESTABLISHED
+                keep.enter_context(lst.accept()[0])
+                c = socket.create_connection((host, port))  # client closes: TIME_WAIT
+                a, _ = lst.accept()
+                c.close()
+                assert wait_for(lambda a=a: a.recv(1) == b"")
+                a.close()
+        for ports in ((), (port,)):
+            with Sampler(ns, ports=ports, interval=0.1) as sampler:
+                got = sampler.sample()["states"]
+                assert got == dict(sockdiag.count_states(ns, ports)), ports
+                assert got["ESTABLISHED"] == 4 and got["TIME_WAIT"] == 2
+                assert got["LISTEN"] == 2
+                assert sampler._tw_walk == sockdiag.FAMILIES

@@ -115,6 +115,37 @@ def test_excluded_ports_are_the_complement_in_the_kernel(population):
     assert {r.cookie for r in others} == everything - mine
 
 
+def _cookies(diag, families, **kw):
+    out = []
+    diag.scan(lambda buf, n, res: wire.decode_chunk(buf, n, out.append, res),
+              families=families, reset=out.clear, **kw)
+    return {r.cookie for r in out}, {r.family for r in out}
+
+
+def test_one_walk_dumps_both_families_like_a_dump_per_family(population):
+    ns, full_port, _ = population
+    with sockdiag.SockDiag(ns) as diag:
+        for kw in ({}, {"ports": [full_port]}, {"ports": [full_port], "exclude_ports": True},
+                   {"states": ["TIME_WAIT", "ESTABLISHED"]}):
+            one, one_families = _cookies(diag, sockdiag.ONE_WALK, **kw)
+            each, _ = _cookies(diag, sockdiag.FAMILIES, **kw)
+            assert one == each and one, kw
+        assert one_families == {socket.AF_INET, socket.AF_INET6}
+        assert diag._one_walk
+
+
+def test_one_walk_falls_back_to_a_dump_per_family_when_refused(population, monkeypatch):
+    """A kernel that refuses the legacy request (here: a message type it rejects with
+    EINVAL) still gets both families, from a dump each, from then on."""
+    ns, _port, _ = population
+    with sockdiag.SockDiag(ns) as diag:
+        each, _ = _cookies(diag, sockdiag.FAMILIES)
+        monkeypatch.setattr(wire, "TCPDIAG_GETSOCK", 17)
+        one, families = _cookies(diag, sockdiag.ONE_WALK)
+        assert not diag._one_walk
+    assert one == each and families == {socket.AF_INET, socket.AF_INET6}
+
+
 def test_dump_states_filter_and_fields(population):
     ns, _port, _ = population
     tw = sockdiag.dump(ns, states=["TIME_WAIT"])

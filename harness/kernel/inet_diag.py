@@ -10,11 +10,20 @@ struct inet_diag_sockid    { be16 idiag_sport; be16 idiag_dport; be32 idiag_src[
                              be32 idiag_dst[4]; u32 idiag_if; u32 idiag_cookie[2]; } 48
 struct inet_diag_req_v2    { u8 sdiag_family; u8 sdiag_protocol; u8 idiag_ext;
                              u8 pad; u32 idiag_states; struct inet_diag_sockid id; } 56
+struct inet_diag_req       { u8 idiag_family; u8 idiag_src_len; u8 idiag_dst_len;
+                             u8 idiag_ext; struct inet_diag_sockid id;
+                             u32 idiag_states; u32 idiag_dbs; }                    60
 struct inet_diag_msg       { u8 idiag_family; u8 idiag_state; u8 idiag_timer;
                              u8 idiag_retrans; struct inet_diag_sockid id;
                              u32 idiag_expires; u32 idiag_rqueue; u32 idiag_wqueue;
                              u32 idiag_uid; u32 idiag_inode; }                     72
 struct inet_diag_bc_op     { u8 code; u8 yes; u16 no; }                            4
+
+The legacy request (``struct inet_diag_req``, message type TCPDIAG_GETSOCK) is what
+``build_request(AF_UNSPEC, ...)`` sends: the kernel answers it with the sockets of both
+families in one walk of its hash tables (inet_diag_dump_compat sets AF_UNSPEC), where
+SOCK_DIAG_BY_FAMILY needs a walk per family. Its replies are the same inet_diag_msg,
+with the request's message type.
 
 Ports are big-endian on the wire (``idiag_sport`` bytes ``1f 90`` are port 8080); all
 other integers are host order. A socket's cookie is ``cookie[0] | cookie[1] << 32``.
@@ -29,6 +38,8 @@ from operator import itemgetter
 
 # include/uapi/linux/sock_diag.h, netlink.h
 SOCK_DIAG_BY_FAMILY = 20
+TCPDIAG_GETSOCK = 18  # include/uapi/linux/inet_diag.h, the legacy (compat) request
+REPLY_TYPES = (SOCK_DIAG_BY_FAMILY, TCPDIAG_GETSOCK)  # a socket's message in a dump
 NLMSG_ERROR = 2
 NLMSG_DONE = 3
 NLM_F_REQUEST = 0x01
@@ -67,6 +78,7 @@ NLMSGHDR = struct.Struct("=IHHII")
 NLH_LEN_TYPE_FLAGS = struct.Struct("=IHH")
 NLMSG_HDRLEN = NLMSGHDR.size
 REQ_V2 = struct.Struct("=BBBBI48s")
+REQ_COMPAT = struct.Struct("=BBBB48sII")
 NLATTR = struct.Struct("=HH")
 INET_DIAG_MSG_LEN = 72
 NLMSG_ERRHDR = struct.Struct("=i")
@@ -126,14 +138,20 @@ def compile_ports(ports, negate: bool = False) -> bytes:
 
 
 def build_request(family: int, states_bits: int, bytecode: bytes = b"", seq: int = 1) -> bytes:
-    """A SOCK_DIAG_BY_FAMILY dump request for TCP sockets of ``family``."""
-    payload = REQ_V2.pack(family, socket.IPPROTO_TCP, 0, 0, states_bits, b"")
+    """A SOCK_DIAG_BY_FAMILY dump request for TCP sockets of ``family``; for AF_UNSPEC
+    a TCPDIAG_GETSOCK one, answered with both families' sockets from a single walk."""
+    if family == socket.AF_UNSPEC:
+        msg_type = TCPDIAG_GETSOCK
+        payload = REQ_COMPAT.pack(family, 0, 0, 0, b"", states_bits, 0)
+    else:
+        msg_type = SOCK_DIAG_BY_FAMILY
+        payload = REQ_V2.pack(family, socket.IPPROTO_TCP, 0, 0, states_bits, b"")
     if bytecode:
         attr_len = NLATTR.size + len(bytecode)
         payload += NLATTR.pack(attr_len, INET_DIAG_REQ_BYTECODE) + bytecode
         payload += b"\0" * (-attr_len % 4)
     header = NLMSGHDR.pack(
-        NLMSG_HDRLEN + len(payload), SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP, seq, 0
+        NLMSG_HDRLEN + len(payload), msg_type, NLM_F_REQUEST | NLM_F_DUMP, seq, 0
     )
     return header + payload
 
@@ -252,7 +270,7 @@ def decode_chunk(buf, length: int, append, result: ChunkResult) -> None:
     cls = SocketRecord
     while off + NLMSG_HDRLEN <= length:
         msg_len, msg_type, flags = header(buf, off)
-        if msg_type != SOCK_DIAG_BY_FAMILY or msg_len < NLMSG_HDRLEN + INET_DIAG_MSG_LEN:
+        if msg_type not in REPLY_TYPES or msg_len < NLMSG_HDRLEN + INET_DIAG_MSG_LEN:
             break  # DONE, an error, or something unusual: the careful walker below
         append(make(cls, body(buf, off + NLMSG_HDRLEN)))
         if flags & NLM_F_DUMP_INTR:
@@ -300,7 +318,7 @@ def walk(buf, length: int, on_socket, result: ChunkResult) -> None:
             raise DumpError(71)  # EPROTO: a malformed message would loop forever
         if flags & NLM_F_DUMP_INTR:
             result.interrupted = True
-        if msg_type == SOCK_DIAG_BY_FAMILY:
+        if msg_type in REPLY_TYPES:
             on_socket(buf, off + NLMSG_HDRLEN)
         elif msg_type == NLMSG_DONE:
             # A dump that fails once started (no handler for the protocol: ENOENT)
@@ -327,7 +345,8 @@ def _count_uniform(buf, length: int, counts: list[int], result: ChunkResult) -> 
     """Count the leading run of equal-length socket messages with C-speed slicing.
 
     A dump of TIME_WAIT minisockets is a row of identical-size messages: when every
-    ``stride``-th byte says "a SOCK_DIAG_BY_FAMILY message of ``stride`` bytes", the
+    ``stride``-th byte says "a socket's message (of the type the first one has) of
+    ``stride`` bytes", the
     state bytes are ``buf[17::stride]``. Returns (bytes covered, FIN_WAIT2 minisockets).
     """
     stride = (int.from_bytes(buf[0:4], "little") + 3) & ~3
@@ -338,7 +357,9 @@ def _count_uniform(buf, length: int, counts: list[int], result: ChunkResult) -> 
         return 0, 0
     end = k * stride
     view = bytes(buf[:end]) if not isinstance(buf, bytes) else buf[:end]
-    expected = {0: stride & 0xFF, 1: stride >> 8, 2: 0, 3: 0, 4: SOCK_DIAG_BY_FAMILY, 5: 0}
+    if buf[4] not in REPLY_TYPES:
+        return 0, 0
+    expected = {0: stride & 0xFF, 1: stride >> 8, 2: 0, 3: 0, 4: buf[4], 5: 0}
     for at, value in expected.items():
         if view[at:end:stride] != bytes((value,)) * k:
             # Not uniform all the way: shrink to the uniform prefix is not worth it.
@@ -366,7 +387,7 @@ def count_chunk(buf, length: int, counts: list[int], result: ChunkResult) -> int
     unpack = NLH_LEN_TYPE_FLAGS.unpack_from
     while off + NLMSG_HDRLEN <= length:
         msg_len, msg_type, flags = unpack(buf, off)
-        if msg_type == SOCK_DIAG_BY_FAMILY:
+        if msg_type in REPLY_TYPES:
             state = buf[off + 17]
             counts[state] += 1
             if state == TCP_FIN_WAIT2 and buf[off + 18] == TIMER_TIME_WAIT:

@@ -45,6 +45,10 @@ NETLINK_SOCK_DIAG = 4
 RETRIES = 3
 RECV_BUFFER = 1 << 16  # the kernel fills at most ~32 KiB per dump message batch
 FAMILIES = (socket.AF_INET, socket.AF_INET6)
+# One TCPDIAG_GETSOCK dump for both families: one walk of the kernel's hash tables
+# instead of one per family (see inet_diag.py); scan() falls back to FAMILIES on a
+# kernel that refuses it.
+ONE_WALK = (socket.AF_UNSPEC,)
 
 
 class StateCounts(dict):
@@ -86,6 +90,7 @@ class SockDiag:
                 raise KernelError(f"cannot open a sock_diag socket: {exc.strerror}") from None
         self._buf = bytearray(RECV_BUFFER)
         self._seq = 0
+        self._one_walk = True  # until the kernel refuses a TCPDIAG_GETSOCK dump
         self.bytes_received = 0  # of the last dump, for tests and benchmarks
 
     def close(self) -> None:
@@ -138,8 +143,9 @@ class SockDiag:
              reset=None, exclude_ports: bool = False) -> bool:
         """Dump each family, calling ``consume(buf, length, chunk_result)`` per buffer.
 
-        ``exclude_ports``: the sockets on none of ``ports`` instead (both filtered in the
-        kernel).
+        ``families`` ONE_WALK: both in a single legacy dump (FAMILIES where the kernel
+        refuses it). ``exclude_ports``: the sockets on none of ``ports`` instead (both
+        filtered in the kernel).
 
         On an interrupted dump, ``reset()`` is called and the whole scan is retried (up
         to RETRIES times); returns whether the final attempt was consistent. This is the
@@ -147,6 +153,16 @@ class SockDiag:
         """
         mask = wire.states_mask(states)
         bytecode = wire.compile_ports(ports, exclude_ports)
+        if families == ONE_WALK and self._one_walk:
+            try:
+                return self._scan(consume, mask, bytecode, families, reset)
+            except KernelError:  # refused up front, before any socket came
+                self._one_walk = False
+        if families == ONE_WALK:
+            families = FAMILIES
+        return self._scan(consume, mask, bytecode, families, reset)
+
+    def _scan(self, consume, mask: int, bytecode: bytes, families, reset) -> bool:
         for attempt in range(RETRIES):
             if attempt and reset is not None:
                 reset()
@@ -162,8 +178,8 @@ class SockDiag:
                 return True
         return False
 
-    def count_codes(self, states=None, ports: Iterable[int] = (),
-                    exclude_ports: bool = False) -> tuple[list[int], int, bool]:
+    def count_codes(self, states=None, ports: Iterable[int] = (), exclude_ports: bool = False,
+                    families=FAMILIES) -> tuple[list[int], int, bool]:
         """(sockets per TCP_* code, FIN_WAIT2 minisockets, consistent), counted from the
         raw bytes with no object per socket; arguments as for ``scan``."""
         codes = [0] * 16
@@ -176,7 +192,7 @@ class SockDiag:
             codes[:] = [0] * 16
             fw2_mini[0] = 0
 
-        ok = self.scan(consume, states, ports, reset=reset, exclude_ports=exclude_ports)
+        ok = self.scan(consume, states, ports, families, reset, exclude_ports)
         return codes, fw2_mini[0], ok
 
     def count(self, ports: Iterable[int] = ()) -> StateCounts:

@@ -1,7 +1,8 @@
 """The sampler: a snapshot every interval with rates, leaks, queues and port forecasts.
 
 One sample is cheap whatever the number of TIME_WAIT sockets:
-- the sockets in every state but TIME_WAIT are dumped and decoded (they are few);
+- the sockets in every state but TIME_WAIT are dumped and decoded (they are few), both
+  families from one walk of the kernel's hash (sockdiag.ONE_WALK);
 - the TIME_WAIT count comes from /proc/net/sockstat (O(1)) without a port filter; with
   one, from a dump counted from the raw bytes (count_chunk: no object and no Python
   step per socket) of the TIME_WAIT sockets on the ports, or, when those are most of the
@@ -25,7 +26,7 @@ from collections import deque
 from harness.kernel import inet_diag as wire
 from harness.kernel.inet_diag import STATES
 from harness.kernel.netns import entered
-from harness.kernel.sockdiag import DumpResult, SockDiag
+from harness.kernel.sockdiag import FAMILIES, ONE_WALK, DumpResult, SockDiag
 from harness.kernel.sockstat import read_sockstat
 from harness.kernel.sysctls import read_sysctls
 from harness.observe.leaks import DEFAULT_THRESHOLD_S, LeakTracker, OwnerCache
@@ -61,6 +62,7 @@ class Sampler:
         self._tw: TimeWaitView | None = None
         self._tw_at = 0.0
         self._tw_cost = 0.0
+        self._tw_walk = ONE_WALK
         self._sysctls: tuple[float, dict] | None = None
         self._tw_mostly_ours = False  # most TIME_WAIT sockets are on self.ports
         self._ever_full: set[str] = set()
@@ -82,41 +84,45 @@ class Sampler:
             return self._tw
         cpu = time.process_time()
         groups = TimeWaitGroups(listening, port_range)
-        self._diag.scan(groups.add_chunk, ["TIME_WAIT"], self.ports, reset=groups.clear)
+        self._diag.scan(groups.add_chunk, ["TIME_WAIT"], self.ports, self._tw_walk,
+                        reset=groups.clear)
+        # One walk for both families while there is no IPv6 TIME_WAIT: with both, a
+        # dump per family keeps each reply uniform (the column-counting fast path).
+        self._tw_walk = FAMILIES if socket.AF_INET6 in groups.families else ONE_WALK
         self._tw, self._tw_at = TimeWaitView(groups), now
         self._tw_cost = time.process_time() - cpu
         return self._tw
 
-    def _time_wait_count(self, records) -> int:
+    def _time_wait_count(self, records, sockstat: dict) -> int:
         """TIME_WAIT sockets on ``self.ports``, counted from the raw bytes of a dump.
 
         When most of the namespace's TIME_WAIT sockets are on these ports (a load test's
         target), the others are counted instead and subtracted from sockstat's ``tw``
-        (which also holds the FIN_WAIT2 minisockets, ours from ``records`` and the
-        others from the same dump), so the many sockets of the port never cross netlink.
+        (``sockstat``: read just before ``records``; it also holds the FIN_WAIT2
+        minisockets, ours from ``records`` and the others from the same dump), so the
+        many sockets of the port never cross netlink.
         """
-        with entered(self.netns):
-            total = read_sockstat().get("TCP", {}).get("tw", 0)
+        total = sockstat.get("TCP", {}).get("tw", 0)
         if self._tw_mostly_ours:
-            codes, fw2_mini, _ok = self._diag.count_codes(["TIME_WAIT", "FIN_WAIT2"],
-                                                          self.ports, exclude_ports=True)
+            codes, fw2_mini, _ok = self._diag.count_codes(["TIME_WAIT", "FIN_WAIT2"], self.ports,
+                                                          True, ONE_WALK)
             ours_fw2 = sum(1 for r in records
                            if r.state == "FIN_WAIT2" and r.timer == wire.TIMER_TIME_WAIT)
             count = max(0, total - codes[wire.TCP_TIME_WAIT] - fw2_mini - ours_fw2)
         else:
-            codes, _fw2, _ok = self._diag.count_codes(["TIME_WAIT"], self.ports)
+            codes, _fw2, _ok = self._diag.count_codes(["TIME_WAIT"], self.ports, False, ONE_WALK)
             count = codes[wire.TCP_TIME_WAIT]
         self._tw_mostly_ours = 2 * count > total
         return count
 
     def _open_sockets(self, sockstat: dict) -> DumpResult:
-        """Every socket but TIME_WAIT, decoded. The kernel walks the whole established
-        hash for each family's dump, so the AF_INET6 one is skipped while the namespace
-        has no IPv6 TCP socket (sockstat6 ``TCP6 inuse`` 0; an orphaned IPv6 FIN_WAIT2
-        minisocket alone would then be missed)."""
-        families = (socket.AF_INET,)
-        if sockstat.get("TCP6", {}).get("inuse", 1):
-            families += (socket.AF_INET6,)
+        """Every socket but TIME_WAIT, decoded. The kernel walks its whole established
+        hash for each dump, so both families come from one walk (ONE_WALK), or only
+        AF_INET is dumped while the namespace has no IPv6 TCP socket (sockstat6 ``TCP6
+        inuse`` 0; an orphaned IPv6 FIN_WAIT2 minisocket alone would then be missed)."""
+        families = ONE_WALK
+        if not sockstat.get("TCP6", {}).get("inuse", 1):
+            families = (socket.AF_INET,)
         out = DumpResult()
 
         def consume(buf, n, result):
@@ -139,7 +145,7 @@ class Sampler:
         listening = {r.sport for r in records if r.state == "LISTEN"}
         tw = self._time_wait(now, listening, sysctls.get("ip_local_port_range", [32768, 60999]))
         if self.ports:
-            states["TIME_WAIT"] = self._time_wait_count(records)
+            states["TIME_WAIT"] = self._time_wait_count(records, sockstat)
         else:
             minisocks = sockstat.get("TCP", {}).get("tw", 0)
             fw2_mini = sum(1 for r in records

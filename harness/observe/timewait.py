@@ -47,7 +47,9 @@ def _uniform_prefix(view: bytes, length: int) -> tuple[int, int, int]:
     if k < 2:
         return 0, 0, 0
     end = k * stride
-    expected = {0: stride & 0xFF, 1: stride >> 8, 2: 0, 3: 0, 4: wire.SOCK_DIAG_BY_FAMILY, 5: 0}
+    if view[4] not in wire.REPLY_TYPES:
+        return 0, 0, 0
+    expected = {0: stride & 0xFF, 1: stride >> 8, 2: 0, 3: 0, 4: view[4], 5: 0}
     for at, value in expected.items():
         if view[at:end:stride] != bytes((value,)) * k:
             return 0, 0, 0
@@ -82,11 +84,13 @@ class TimeWaitGroups:
         self.hist: Counter = Counter()
         self.sports: Counter = Counter()
         self.dests: dict[int, Counter] = {}
+        self.families: set[int] = set()  # of every socket seen
 
     def clear(self) -> None:
         self.hist.clear()
         self.sports.clear()
         self.dests.clear()
+        self.families.clear()
 
     def _ephemeral(self, sport: int) -> bool:
         return self.lo <= sport <= self.hi and sport not in self.listening
@@ -111,6 +115,7 @@ class TimeWaitGroups:
                                 map(self._excluded.__contains__, pairs)))
                 cols = [bytes(compress(col, keep)) for col in cols]
             self.dests.setdefault(family, Counter()).update(zip(*cols, strict=True))
+            self.families.add(family)
         if end < length:
             wire.walk(view[end:], length - end, self._one, result)
 
@@ -121,6 +126,7 @@ class TimeWaitGroups:
             self.dests.setdefault(fam, Counter())[key] += 1
 
     def _one(self, b, off) -> None:
+        self.families.add(b[off])
         self.sports[(b[off + 4], b[off + 5])] += 1
         self.hist[b[off + 53]] += 1
         self._client_side(b, off)
