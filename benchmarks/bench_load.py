@@ -143,7 +143,11 @@ def main(argv: list[str] | None = None) -> int:
     off = m["sampler off"]
     print(f"{'ratio locust (sampler off) / wrk':<52} {off / m_wrk:>9.2f}")
     for name, counts in samples.items():
-        print(f"{name + ': throughput lost':<52} {(off - m[name]) / off:>9.1%}")
+        # paired within each round: drift of the machine between rounds cancels out
+        paired = [1 - r / o for r, o in zip(ours[name], ours["sampler off"], strict=True)]
+        print(f"{name + ': throughput lost':<52} {(off - m[name]) / off:>9.1%}  "
+              f"paired by round: median {statistics.median(paired):.1%}, "
+              + ", ".join(f"{x:.1%}" for x in paired))
         print(f"{name + ': samples per run':<52} {statistics.median(counts):>9.0f}  "
               + ", ".join(str(n) for n in counts))
     for (ms, sockets), (ms_all, _n) in cpu:
