@@ -53,3 +53,32 @@ def test_json_has_every_key_of_the_design(capsys):
     assert "ListenOverflows" in snap["counters"] and "tcp_tw_reuse" in snap["sysctls"]
     text = render_text(snap)
     assert f"127.0.0.1:{port}" in text and max(map(len, text.splitlines())) <= 80
+
+
+def test_text_fits_80_columns_at_the_widest_values():
+    """Every row at its widest: long counters (a busy host's TW 2542794 made the counter
+    line 81 columns once), 15-character process names, 7-digit pids, 5-digit fds, IPv6
+    endpoints, a long netns name and an interrupted dump."""
+    v6 = "[2001:db8:ffff:ffff:ffff:ffff:ffff:ffff]:65535"
+    states = {name: 1234567 for name in ("ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1",
+                                         "FIN_WAIT2", "TIME_WAIT", "CLOSE", "CLOSE_WAIT",
+                                         "LAST_ACK", "LISTEN", "CLOSING")}
+    snap = {
+        "netns": "sl-" + "n" * 60, "consistent": False, "states": states,
+        "listeners": [{"local": v6, "accept_queue": 4096, "backlog": 4095, "syn_recv": 4096,
+                       "process": "abcdefghijklmno", "pid": 4194304}],
+        "close_wait": [{"local": v6, "remote": v6, "pid": 4194304, "fd": 65535,
+                        "process": "abcdefghijklmno"}],
+        "time_wait": {"count": 1234567, "expires_s": {"min": 0.1, "p50": 30.5, "max": 60.0}},
+        "ephemeral": {"range": [1024, 65535], "usable": 64512, "in_use": 64512,
+                      "by_destination": [{"remote": v6, "in_use": 64512, "fraction": 1.0,
+                                          "exhausted_in_s": 99999.0}]},
+        "counters": {"ListenOverflows": 2**63, "TW": 2**63, "TWRecycled": 2**63,
+                     "EstabResets": 2**63},
+    }
+    lines = render_text(snap).splitlines()
+    assert max(map(len, lines)) <= 80, [line for line in lines if len(line) > 80]
+    text = "\n".join(lines)
+    for needle in ("CLOSING 1234567", f"EstabResets {2**63}", "abcdefghijklm", "4194304",
+                   "65535", "approximate", "exhausts in ~99999s"):
+        assert needle in text, needle

@@ -21,21 +21,27 @@ def _fmt(value) -> str:
     return "-" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
 
 
+def _wrapped(first: str, cells: list[str], indent: str = "  ") -> list[str]:
+    """``cells`` after ``first``, three spaces apart, on as many 80-column lines as needed."""
+    lines, line = [], first
+    for cell in cells:
+        if len(line) + len(cell) > 80 and line.strip():
+            lines.append(line.rstrip())
+            line = indent
+        line += cell + "   "
+    lines.append(line.rstrip())
+    return lines
+
+
 def render_text(s: dict) -> str:
     """A summary that fits 80 columns."""
     out = []
     where = f"netns {s['netns']}" if s["netns"] else "this namespace"
     nonzero = [(k, v) for k, v in s["states"].items() if v]
-    out.append(f"TCP sockets in {where}: {sum(s['states'].values())}"
-               + ("" if s.get("consistent", True) else "  (dump interrupted: approximate)"))
-    line = "  "
-    for name, n in nonzero or [("(none)", 0)]:
-        cell = f"{name} {n}   "
-        if len(line) + len(cell) > 80:
-            out.append(line.rstrip())
-            line = "  "
-        line += cell
-    out.append(line.rstrip())
+    out.append(f"TCP sockets in {where}"[:60] + f": {sum(s['states'].values())}")
+    if not s.get("consistent", True):
+        out.append("  (the dump was interrupted by changes: the counts are approximate)")
+    out += _wrapped("  ", [f"{name} {n}" for name, n in nonzero or [("(none)", 0)]])
     if s["listeners"]:
         out.append("")
         out.append(f"{'LISTENER':<28} {'ACCEPTQ':>7} {'BACKLOG':>7} {'SYNRECV':>7}  PROCESS")
@@ -47,10 +53,10 @@ def render_text(s: dict) -> str:
     if s["close_wait"]:
         out.append("")
         out.append(f"CLOSE_WAIT {len(s['close_wait'])}:")
-        out.append(f"  {'LOCAL':<24} {'REMOTE':<24} {'PID':>7} {'FD':>4}  PROCESS")
+        out.append(f"  {'LOCAL':<24} {'REMOTE':<24} {'PID':>7} {'FD':>5}  PROCESS")
         for row in s["close_wait"][:10]:
             out.append(f"  {row['local'][:24]:<24} {row['remote'][:24]:<24} "
-                       f"{_fmt(row['pid']):>7} {_fmt(row['fd']):>4}  {_fmt(row['process'])[:15]}")
+                       f"{_fmt(row['pid']):>7} {_fmt(row['fd']):>5}  {_fmt(row['process'])[:13]}")
     tw = s["time_wait"]
     if tw["count"]:
         e = tw["expires_s"]
@@ -64,13 +70,13 @@ def render_text(s: dict) -> str:
     for row in eph["by_destination"][:5]:
         eta = row.get("exhausted_in_s")
         tail = f", exhausts in ~{eta:.0f}s" if eta is not None else ""
-        out.append(f"  to {row['remote'][:30]:<30} {row['in_use']:>6} "
+        out.append(f"  to {row['remote'][:28]:<28} {row['in_use']:>6} "
                    f"({100 * row['fraction']:.1f}% of range){tail}")
     c = s["counters"]
     out.append("")
-    out.append("Counters: " + "  ".join(
-        f"{k} {c[k]}" for k in ("ListenOverflows", "TW", "TWRecycled", "EstabResets")
-        if k in c))
+    out += _wrapped("Counters: ", [f"{k} {c[k]}" for k in
+                                   ("ListenOverflows", "TW", "TWRecycled", "EstabResets")
+                                   if k in c])
     return "\n".join(out)
 
 
