@@ -61,8 +61,13 @@ def _raise_interrupt(signum, frame):
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; return (and, as a script, exit with) 0 ok, 1 failed check, 2 bad usage."""
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    """Run the CLI; return (and, as a script, exit with) 0 ok, 1 failed check, 2 bad usage.
+
+    SIGINT and SIGTERM both end a command as Ctrl-C does, even when SIGINT came in
+    ignored (a background job of a shell script starts so, and `kill -INT` must still
+    stop `socklife serve &`)."""
+    previous = {sig: signal.signal(sig, _raise_interrupt)
+                for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         rv = cli.main(args=argv, prog_name="socklife", standalone_mode=False)
     except click.exceptions.NoArgsIsHelpError as exc:
@@ -79,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     except (click.Abort, KeyboardInterrupt):
         return 130
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return rv if isinstance(rv, int) else 0
 
 

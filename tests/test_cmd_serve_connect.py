@@ -115,8 +115,11 @@ def test_serve_runs_until_a_signal_and_exits_0(sig, ipv6):
     port = _free_port()
     args = ["--ipv6"] if ipv6 else []
     host = "[::1]" if ipv6 else "127.0.0.1"
-    proc = subprocess.Popen([sys.executable, "-m", "harness", "serve", "--port", str(port),
-                             "--behavior", "close-first", *args],
+    # started with SIGINT ignored, as a background job of a shell script is: `kill -INT`
+    # must still stop it (and a run of this suite from such a job must not hang here)
+    proc = subprocess.Popen(["sh", "-c", 'trap "" INT; exec "$@"', "sh", sys.executable, "-m",
+                             "harness", "serve", "--port", str(port), "--behavior",
+                             "close-first", *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline()
