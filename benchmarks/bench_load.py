@@ -7,7 +7,12 @@ process), so each connection is one request and nginx closes first in both. wrk 
 one thread, 10 connections; Locust 10 Users over 2 worker processes. The sampler's cost
 is Locust's rate with the plugin sampling at 10 Hz (`--socklife-interval 0.1`) against
 the same run with sampling once an hour (a sample at the start and one at the stop, so
-effectively off), in the same rounds. As root everything runs in a throw-away namespace
+effectively off), in the same rounds; and, measured during each sampled run, the CPU
+the sampler child takes while it samples (its user + system time, read every 0.1 s,
+from 2 s after it started, so its imports are left out) as a share of the machine's
+cores: on cores the load saturates, that is what it takes from the load,
+measured far more precisely than a few percent of a throughput that moves ±8% from
+run to run. As root everything runs in a throw-away namespace
 sl-bconn-<pid> (bench_connect.py's `Place`), whose TIME_WAIT sockets vanish with it.
 
 Usage: python benchmarks/bench_load.py [--duration S] [--runs 3]
@@ -27,6 +32,7 @@ import sys
 import tempfile
 import time
 
+import psutil
 from bench_connect import NGINX_CONF, Place, _interrupt, _stop
 
 from harness.observe.sampler import Sampler
@@ -54,18 +60,52 @@ def wrk_rate(place: Place, duration: int) -> float:
     return float(out.split("Requests/sec:")[1].split()[0])
 
 
+def _sampler_cpu_s(root: int, seen: dict[int, list[tuple[float, float]]]) -> None:
+    """Append to ``seen[pid]`` (time, CPU seconds used so far: user + system) for each
+    sampler child (harness/load/sampler_proc.py) below process ``root``."""
+    try:
+        below = psutil.Process(root).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return
+    for child in below:
+        try:
+            if any("sampler_proc" in part for part in child.cmdline()):
+                t = child.cpu_times()
+                seen.setdefault(child.pid, []).append((time.monotonic(), t.user + t.system))
+        except psutil.Error:
+            continue
+
+
+def _steady_cores(readings: list[tuple[float, float]], skip_s: float = 2.0) -> float | None:
+    """CPU cores used from ``skip_s`` after the first reading (the imports and the first
+    samples are done by then) to the last one."""
+    start = next(((t, c) for t, c in readings if t - readings[0][0] >= skip_s), None)
+    if start is None or readings[-1][0] - start[0] < 1.0:
+        return None
+    return (readings[-1][1] - start[1]) / (readings[-1][0] - start[0])
+
+
 def locust_rate(place: Place, duration: int, interval: str, port: str | None,
-                tmp: str) -> tuple[float, int]:
-    """(connections per second, samples taken); ``port`` "0": sample every socket."""
+                tmp: str) -> tuple[float, int, float | None]:
+    """(connections per second, samples taken, CPU cores the sampler child used while
+    sampling, start-up excluded: read every 0.1 s); ``port`` "0": sample every socket."""
     prefix = os.path.join(tmp, f"load-{interval}-{port}")
-    subprocess.run(place.cmd([
+    proc = subprocess.Popen(place.cmd([
         sys.executable, "-m", "locust", "-f", os.path.join(ROOT, "locustfiles", "short_tcp.py"),
         "--headless", "-u", "10", "-r", "10", "-t", f"{duration}s", "--processes", "2",
         "--host", f"tcp://127.0.0.1:{NGINX_PORT}", "--request", "http", "--closer", "server",
         "--socklife-interval", interval, *(("--socklife-port", port) if port else ()),
         "--csv", prefix, "--json-file", prefix,
         "--only-summary", "--loglevel", "WARNING"]),
-        check=True, capture_output=True, text=True, cwd=tmp)
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=tmp)
+    seen: dict[int, list[tuple[float, float]]] = {}
+    while proc.poll() is None:
+        _sampler_cpu_s(proc.pid, seen)
+        time.sleep(0.1)
+    err = proc.stderr.read()
+    proc.stderr.close()
+    if proc.returncode:
+        raise subprocess.CalledProcessError(proc.returncode, "locust", stderr=err)
     with open(prefix + ".json") as f:
         stats = {s["name"]: s for s in json.load(f)}
     connect = stats["connect"]
@@ -74,7 +114,8 @@ def locust_rate(place: Place, duration: int, interval: str, port: str | None,
     rate = connect["num_requests"] / (connect["last_request_timestamp"] - connect["start_time"])
     with open(prefix + "_tcp.csv") as f:
         samples = sum(1 for _ in csv.DictReader(f))
-    return rate, samples
+    cores = [_steady_cores(r) for r in seen.values()]
+    return rate, samples, (sum(cores) if cores and None not in cores else None)
 
 
 def sampler_cpu(place: Place, ports, count: int = 20) -> tuple[float, int]:
@@ -104,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     wrk: list[float] = []
     ours: dict[str, list[float]] = {name: [] for name in VARIANTS}
     samples: dict[str, list[int]] = {name: [] for name in VARIANTS if name != "sampler off"}
+    in_run: dict[str, list[float]] = {name: [] for name in samples}  # sampler cores per run
     cpu: list[tuple[tuple[float, int], tuple[float, int]]] = []
     tmp = tempfile.mkdtemp(prefix="sl-bench-load-")
     try:
@@ -117,10 +159,12 @@ def main(argv: list[str] | None = None) -> int:
                     # sockets left by the runs before weigh on all of them alike
                     for name in names[i % len(names):] + names[:i % len(names)]:
                         interval, port = VARIANTS[name]
-                        rate, n = locust_rate(place, args.duration, interval, port, tmp)
+                        rate, n, cores = locust_rate(place, args.duration, interval, port, tmp)
                         ours[name].append(rate)
                         if interval == "0.1":
                             samples[name].append(n)
+                            if cores is not None:
+                                in_run[name].append(cores)
                     cpu.append((sampler_cpu(place, (NGINX_PORT,)), sampler_cpu(place, ())))
             finally:
                 _stop(nginx)
@@ -150,6 +194,11 @@ def main(argv: list[str] | None = None) -> int:
               + ", ".join(f"{x:.1%}" for x in paired))
         print(f"{name + ': samples per run':<52} {statistics.median(counts):>9.0f}  "
               + ", ".join(str(n) for n in counts))
+        # the sampler child's CPU while it sampled, as a share of all the machine's cores
+        share = [c / os.cpu_count() for c in in_run[name]]
+        if share:
+            print(f"{name + ': sampler CPU during the run, share of the machine':<52} "
+                  f"{statistics.median(share):>9.1%}  " + ", ".join(f"{x:.1%}" for x in share))
     for (ms, sockets), (ms_all, _n) in cpu:
         print(f"one sample after the round, {sockets:,} sockets: {ms:.1f} ms CPU with the "
               f"port filter, {ms_all:.1f} ms for all ports (x10 = % of a core at 10 Hz)")
