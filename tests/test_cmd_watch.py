@@ -38,9 +38,11 @@ def test_watch_shows_the_sockets_and_quits_on_q():
            f"--port {port}; stty -a | grep -o -- '-*icanon'; sleep 30")
     tmux("new-session", "-d", "-s", session, "-x", "80", "-y", "24", cmd)
     try:
-        def ready():
+        cw_pattern = rf"127\.0\.0\.1:{port}\s+127\.0\.0\.1:\d+\s+([\d.]+)s\s+\S+/(\d+)"
+
+        def ready():  # the CLOSE_WAIT row has an age, and its owner (after 0.5 s)
             text = screen(session)
-            return text if "CLOSE_WAIT 1" in text and "s  " in text.split("PROCESS/PID")[-1] \
+            return text if "CLOSE_WAIT 1" in text and re.search(cw_pattern, text) \
                 and count_on(text, "ESTABLISHED") == 2 else None
 
         text = wait_for(ready, 20, 0.2)
@@ -54,8 +56,7 @@ def test_watch_shows_the_sockets_and_quits_on_q():
         assert count_on(text, "LISTEN") == 1
         row = re.search(rf"^127\.0\.0\.1:{port}\s+(\d+)\s+(\d+)\s+([\d.]+)", text, re.M)
         assert row and int(row.group(2)) == 7, text
-        cw_row = re.search(rf"127\.0\.0\.1:{port}\s+127\.0\.0\.1:\d+\s+([\d.]+)s\s+\S+/(\d+)",
-                           text)
+        cw_row = re.search(cw_pattern, text)
         assert cw_row and int(cw_row.group(2)) == os.getpid(), text
         first_age = float(cw_row.group(1))
         time.sleep(0.6)

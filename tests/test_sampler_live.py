@@ -12,6 +12,8 @@ import pytest
 from sockets_util import nonblocking_connects, wait_for
 
 from harness.kernel.netns import entered
+from harness.kernel.owners import socket_owners
+from harness.observe.leaks import OwnerCache
 from harness.observe.sampler import Sampler
 
 pytestmark = pytest.mark.root
@@ -38,8 +40,14 @@ def test_close_wait_leak_ages_grow_by_the_interval_with_the_right_pid(netns):
             lst.close()
     rows = [s["close_wait"] for s in samples]
     assert all(len(r) == 1 for r in rows)
-    assert {r[0]["pid"] for r in rows} == {os.getpid()}
-    assert {r[0]["fd"] for r in rows} == {server_fd}
+    # the owner is looked up once the socket has lasted OWNER_AFTER_S (0.5 s) or the leak
+    # threshold (0.5 s here); the first row, 0.2 s old, has none yet
+    owned = [r[0] for r in rows if r[0]["age_s"] >= 0.5]
+    assert rows[0][0]["age_s"] < 0.5 and rows[0][0]["pid"] is None
+    assert len(owned) >= 3
+    assert {r["pid"] for r in owned} == {os.getpid()}
+    assert {r["fd"] for r in owned} == {server_fd}
+    assert all(r[0]["pid"] is None for r in rows if r[0]["age_s"] < 0.5)
     assert {r[0]["local"] for r in rows} == {"127.0.0.1:7000"}
     for before, after, s0, s1 in zip(rows, rows[1:], samples, samples[1:], strict=False):
         grown = after[0]["age_s"] - before[0]["age_s"]
@@ -49,6 +57,37 @@ def test_close_wait_leak_ages_grow_by_the_interval_with_the_right_pid(netns):
     assert samples[-1]["leaks"]["count"] == 1
     assert samples[-1]["leaks"]["by_process"][0]["pid"] == os.getpid()
     assert summary["leaks"]["count"] == 1 and summary["leaks"]["sockets"][0]["pid"] == os.getpid()
+
+
+def test_a_close_wait_that_ends_within_half_a_second_is_never_looked_up(netns):
+    """Under load clients pass through CLOSE_WAIT for microseconds; looking up each one's
+    owner (every process's fds) cost a quarter of a sample's CPU."""
+    looked_up: list[set] = []
+
+    def lookup(inodes):
+        looked_up.append(set(inodes))
+        return socket_owners(inodes)
+
+    with netns() as ns:
+        with entered(ns):
+            lst = socket.create_server(("127.0.0.1", 7000))
+            client = socket.create_connection(("127.0.0.1", 7000))
+            server, _ = lst.accept()
+            client.close()  # the server side goes CLOSE_WAIT
+        listener_inode = os.fstat(lst.fileno()).st_ino
+        try:
+            with Sampler(ns, interval=0.1) as sampler:
+                sampler._owners = OwnerCache(lookup)
+                first = sampler.sample()
+                second = sampler.sample()
+                server.close()
+                third = sampler.sample()
+        finally:
+            server.close()
+            lst.close()
+    assert [s["states"]["CLOSE_WAIT"] for s in (first, second, third)] == [1, 1, 0]
+    assert second["close_wait"][0]["pid"] is None
+    assert looked_up == [{listener_inode}]  # the listener only, once
 
 
 def test_listener_that_never_accepts_is_full_and_overflows(netns):

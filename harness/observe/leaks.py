@@ -72,6 +72,11 @@ class LeakTracker:
                            for (pid, proc), n in per_process.most_common()],
         }
 
+    def lasted(self, records, now: float, min_age_s: float) -> list:
+        """The CLOSE_WAIT ``records`` first seen at least ``min_age_s`` before ``now``."""
+        first = self._first_seen
+        return [r for r in records if r.cookie in first and now - first[r.cookie] >= min_age_s]
+
     def summary(self) -> dict:
         rows = sorted(self.run_leaks.values(), key=lambda r: -r["age_s"])
         keys = ("local", "remote", "pid", "process", "fd", "age_s")

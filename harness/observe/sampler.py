@@ -13,7 +13,11 @@ One sample is cheap whatever the number of TIME_WAIT sockets:
   often when that refresh would take more than 5% of a core (100,000 TIME_WAIT: every
   3-4 s; the count stays exact every sample, only the expiry histogram and per
   destination TIME_WAIT ports are that old);
-- owners are looked up only for listeners and CLOSE_WAIT sockets not seen before.
+- owners are looked up once per socket, for listeners, and for CLOSE_WAIT sockets once
+  they have lasted ``OWNER_AFTER_S`` (or the leak threshold, if shorter): a normal close
+  passes through CLOSE_WAIT in micro- to milliseconds, and under load looking each of
+  those up (every process's fds read, often for a socket already gone) was a quarter
+  of a sample's CPU. Until then a CLOSE_WAIT row's pid, fd and process are None.
 History is bounded (``history`` samples), so memory stays flat over long runs.
 """
 
@@ -41,6 +45,7 @@ MAX_INTERVAL_S = 3600.0
 NOT_TIME_WAIT = [s for s in STATES if s != "TIME_WAIT"]
 RATE_WINDOW_S = 10.0  # growth rates compare with the sample about this long ago
 DETAIL_CPU_SHARE = 0.05  # TIME_WAIT details are refreshed less often when they cost more
+OWNER_AFTER_S = 0.5  # a CLOSE_WAIT socket's owner is looked up once it has lasted this long
 
 
 class Sampler:
@@ -152,8 +157,9 @@ class Sampler:
                            if r.state == "FIN_WAIT2" and r.timer == wire.TIMER_TIME_WAIT)
             states["TIME_WAIT"] = max(0, minisocks - fw2_mini)
 
-        owned = [r for r in records if r.state in ("LISTEN", "CLOSE_WAIT")]
-        owners = self._owners.resolve(owned)
+        lasting = self.leaks.lasted([r for r in records if r.state == "CLOSE_WAIT"], now,
+                                    min(OWNER_AFTER_S, self.leaks.threshold_s))
+        owners = self._owners.resolve([r for r in records if r.state == "LISTEN"] + lasting)
         rates = self._rates(now, counters)
         listeners = listener_rows(records, owners)
         flag_listeners(listeners, rates.get("ListenOverflows"), self._ever_full)
