@@ -26,9 +26,11 @@ def parse_sockstat(text: str) -> dict[str, dict[str, int]]:
     return out
 
 
-def read_sockstat() -> dict[str, dict[str, int]]:
-    """sockstat and sockstat6 of the calling thread's namespace, merged by protocol."""
+def read_sockstat(ipv6: bool = True) -> dict[str, dict[str, int]]:
+    """sockstat and (``ipv6``) sockstat6 of the calling thread's namespace, merged by
+    protocol."""
     out = parse_sockstat(read_text(net_file("sockstat")))
-    with contextlib.suppress(FileNotFoundError):  # a kernel without IPv6 has no sockstat6
-        out.update(parse_sockstat(read_text(net_file("sockstat6"))))
+    if ipv6:
+        with contextlib.suppress(FileNotFoundError):  # a kernel without IPv6 has none
+            out.update(parse_sockstat(read_text(net_file("sockstat6"))))
     return out

@@ -4,9 +4,11 @@ One sample is cheap whatever the number of TIME_WAIT sockets:
 - the sockets in every state but TIME_WAIT are dumped and decoded (they are few), both
   families from one walk of the kernel's hash (sockdiag.ONE_WALK);
 - the TIME_WAIT count comes from /proc/net/sockstat (O(1)) without a port filter; with
-  one, from a dump counted from the raw bytes (count_chunk: no object and no Python
-  step per socket) of the TIME_WAIT sockets on the ports, or, when those are most of the
-  namespace's, of the ones on other ports, subtracted from sockstat's count;
+  one, from the TIME_WAIT details below when they are dumped in the sample (every
+  sample at intervals >= 1 s), else from a dump counted from the raw bytes (count_chunk:
+  no object and no Python step per socket) of the TIME_WAIT sockets on the ports, or,
+  when those are most of the namespace's, of the ones on other ports, subtracted from
+  sockstat's count;
 - the TIME_WAIT details (expiry histogram, ports in use per destination) come from a
   TIME_WAIT-only dump aggregated from the raw bytes (timewait.py), refreshed every
   ``detail_s`` seconds (1 s by default; every sample at intervals >= 1 s), or less
@@ -98,8 +100,10 @@ class Sampler:
         self._tw_cost = time.process_time() - cpu
         return self._tw
 
-    def _time_wait_count(self, records, sockstat: dict) -> int:
-        """TIME_WAIT sockets on ``self.ports``, counted from the raw bytes of a dump.
+    def _time_wait_count(self, records, sockstat: dict, fresh: TimeWaitView | None) -> int:
+        """TIME_WAIT sockets on ``self.ports``: ``fresh.count`` when the details were
+        dumped in this sample (a TIME_WAIT-only dump with the port filter: FIN_WAIT2
+        minisockets are not in it), else counted from the raw bytes of a dump.
 
         When most of the namespace's TIME_WAIT sockets are on these ports (a load test's
         target), the others are counted instead and subtracted from sockstat's ``tw``
@@ -108,7 +112,9 @@ class Sampler:
         many sockets of the port never cross netlink.
         """
         total = sockstat.get("TCP", {}).get("tw", 0)
-        if self._tw_mostly_ours:
+        if fresh is not None:
+            count = fresh.count
+        elif self._tw_mostly_ours:
             codes, fw2_mini, _ok = self._diag.count_codes(["TIME_WAIT", "FIN_WAIT2"], self.ports,
                                                           True, ONE_WALK)
             ours_fw2 = sum(1 for r in records
@@ -120,28 +126,24 @@ class Sampler:
         self._tw_mostly_ours = 2 * count > total
         return count
 
-    def _open_sockets(self, sockstat: dict) -> DumpResult:
+    def _open_sockets(self) -> DumpResult:
         """Every socket but TIME_WAIT, decoded. The kernel walks its whole established
-        hash for each dump, so both families come from one walk (ONE_WALK), or only
-        AF_INET is dumped while the namespace has no IPv6 TCP socket (sockstat6 ``TCP6
-        inuse`` 0; an orphaned IPv6 FIN_WAIT2 minisocket alone would then be missed)."""
-        families = ONE_WALK
-        if not sockstat.get("TCP6", {}).get("inuse", 1):
-            families = (socket.AF_INET,)
+        hash for each dump whatever the family (an AF_INET dump costs what one of both
+        families does), so both come from one walk (ONE_WALK)."""
         out = DumpResult()
 
         def consume(buf, n, result):
             wire.decode_chunk(buf, n, out.append, result)
 
-        out.consistent = self._diag.scan(consume, NOT_TIME_WAIT, self.ports, families,
+        out.consistent = self._diag.scan(consume, NOT_TIME_WAIT, self.ports, ONE_WALK,
                                          reset=out.clear)
         return out
 
     def sample(self) -> dict:
         now = time.time()
         with entered(self.netns):
-            sockstat = read_sockstat()
-        records = self._open_sockets(sockstat)
+            sockstat = read_sockstat(ipv6=False)
+        records = self._open_sockets()
         if self._sysctls is None or now - self._sysctls[0] >= self.detail_s:
             self._sysctls = (now, read_sysctls(self.netns))  # they seldom change: 1 s old at most
         sysctls = self._sysctls[1]
@@ -150,7 +152,8 @@ class Sampler:
         listening = {r.sport for r in records if r.state == "LISTEN"}
         tw = self._time_wait(now, listening, sysctls.get("ip_local_port_range", [32768, 60999]))
         if self.ports:
-            states["TIME_WAIT"] = self._time_wait_count(records, sockstat)
+            fresh = tw if self._tw_at == now else None
+            states["TIME_WAIT"] = self._time_wait_count(records, sockstat, fresh)
         else:
             minisocks = sockstat.get("TCP", {}).get("tw", 0)
             fw2_mini = sum(1 for r in records
