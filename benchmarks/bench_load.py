@@ -60,7 +60,19 @@ def wrk_rate(place: Place, duration: int) -> float:
     return float(out.split("Requests/sec:")[1].split()[0])
 
 
-def _sampler_cpu_s(root: int, seen: dict[int, list[tuple[float, float]]]) -> None:
+def locust_cmd(duration: int, interval: str, *extra: str) -> list[str]:
+    """short_tcp.py through Locust as every run here makes it: 10 Users over 2 worker
+    processes, `Connection: close` requests to nginx, the plugin sampling every
+    ``interval`` seconds."""
+    return [sys.executable, "-m", "locust", "-f",
+            os.path.join(ROOT, "locustfiles", "short_tcp.py"), "--headless", "-u", "10",
+            "-r", "10", "-t", f"{duration}s", "--processes", "2",
+            "--host", f"tcp://127.0.0.1:{NGINX_PORT}", "--request", "http",
+            "--closer", "server", "--socklife-interval", interval,
+            "--only-summary", "--loglevel", "WARNING", *extra]
+
+
+def _read_sampler_cpu(root: int, seen: dict[int, list[tuple[float, float]]]) -> None:
     """Append to ``seen[pid]`` (time, CPU seconds used so far: user + system) for each
     sampler child (harness/load/sampler_proc.py) below process ``root``."""
     try:
@@ -90,22 +102,18 @@ def locust_rate(place: Place, duration: int, interval: str, port: str | None,
     """(connections per second, samples taken, CPU cores the sampler child used while
     sampling, start-up excluded: read every 0.1 s); ``port`` "0": sample every socket."""
     prefix = os.path.join(tmp, f"load-{interval}-{port}")
-    proc = subprocess.Popen(place.cmd([
-        sys.executable, "-m", "locust", "-f", os.path.join(ROOT, "locustfiles", "short_tcp.py"),
-        "--headless", "-u", "10", "-r", "10", "-t", f"{duration}s", "--processes", "2",
-        "--host", f"tcp://127.0.0.1:{NGINX_PORT}", "--request", "http", "--closer", "server",
-        "--socklife-interval", interval, *(("--socklife-port", port) if port else ()),
-        "--csv", prefix, "--json-file", prefix,
-        "--only-summary", "--loglevel", "WARNING"]),
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=tmp)
-    seen: dict[int, list[tuple[float, float]]] = {}
-    while proc.poll() is None:
-        _sampler_cpu_s(proc.pid, seen)
-        time.sleep(0.1)
-    err = proc.stderr.read()
-    proc.stderr.close()
+    with open(prefix + ".err", "w") as err:
+        proc = subprocess.Popen(place.cmd(locust_cmd(
+            duration, interval, *(("--socklife-port", port) if port else ()),
+            "--csv", prefix, "--json-file", prefix)),
+            stdout=subprocess.DEVNULL, stderr=err, cwd=tmp)
+        seen: dict[int, list[tuple[float, float]]] = {}
+        while proc.poll() is None:
+            _read_sampler_cpu(proc.pid, seen)
+            time.sleep(0.1)
     if proc.returncode:
-        raise subprocess.CalledProcessError(proc.returncode, "locust", stderr=err)
+        with open(prefix + ".err") as err:
+            raise subprocess.CalledProcessError(proc.returncode, "locust", stderr=err.read())
     with open(prefix + ".json") as f:
         stats = {s["name"]: s for s in json.load(f)}
     connect = stats["connect"]

@@ -86,7 +86,7 @@ def main() -> int:
         print("profile_sampler_load: needs root (a private network namespace)", file=sys.stderr)
         return 2
     from bench_connect import Place, _stop
-    from bench_load import NGINX_PORT, ROOT, start_nginx
+    from bench_load import NGINX_PORT, locust_cmd, start_nginx
     load_s = 3 + args.samples // 10 + 5
     tmp = tempfile.mkdtemp(prefix="sl-prof-load-")
     try:
@@ -94,14 +94,9 @@ def main() -> int:
             nginx = start_nginx(place, tmp)
             try:
                 for ports in ([NGINX_PORT], []):
-                    load = subprocess.Popen(place.cmd([
-                        sys.executable, "-m", "locust", "-f",
-                        os.path.join(ROOT, "locustfiles", "short_tcp.py"), "--headless",
-                        "-u", "10", "-r", "10", "-t", f"{load_s}s", "--processes", "2",
-                        "--host", f"tcp://127.0.0.1:{NGINX_PORT}", "--request", "http",
-                        "--closer", "server", "--socklife-interval", "3600",
-                        "--only-summary", "--loglevel", "WARNING"]),
-                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp)
+                    load = subprocess.Popen(place.cmd(locust_cmd(load_s, "3600")),
+                                            stdout=subprocess.DEVNULL,
+                                            stderr=subprocess.DEVNULL, cwd=tmp)
                     try:
                         time.sleep(3)
                         out = subprocess.run(place.cmd([

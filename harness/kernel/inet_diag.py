@@ -341,29 +341,37 @@ def walk(buf, length: int, on_socket, result: ChunkResult) -> None:
 _INTR_BIT = bytes(1 if b & NLM_F_DUMP_INTR else 0 for b in range(256))
 
 
-def _count_uniform(buf, length: int, counts: list[int], result: ChunkResult) -> tuple[int, int]:
-    """Count the leading run of equal-length socket messages with C-speed slicing.
+def uniform_run(view: bytes, length: int, min_count: int) -> tuple[int, int]:
+    """(bytes covered, stride) of the leading run of equal-size socket messages in
+    ``view[:length]``, or (0, 0) when there are fewer than ``min_count`` of them all the
+    way (a shorter uniform prefix is not worth finding).
 
     A dump of TIME_WAIT minisockets is a row of identical-size messages: when every
     ``stride``-th byte says "a socket's message (of the type the first one has) of
-    ``stride`` bytes", the
-    state bytes are ``buf[17::stride]``. Returns (bytes covered, FIN_WAIT2 minisockets).
+    ``stride`` bytes", a field at offset ``o`` of every socket is ``view[o:end:stride]``,
+    counted at C speed with no Python step per socket.
     """
-    stride = (int.from_bytes(buf[0:4], "little") + 3) & ~3
+    stride = (int.from_bytes(view[0:4], "little") + 3) & ~3
     if stride < NLMSG_HDRLEN + INET_DIAG_MSG_LEN or stride > 0xFFFF:
         return 0, 0
     k = length // stride
-    if k < 16:
+    if k < min_count or view[4] not in REPLY_TYPES:
         return 0, 0
     end = k * stride
-    view = bytes(buf[:end]) if not isinstance(buf, bytes) else buf[:end]
-    if buf[4] not in REPLY_TYPES:
-        return 0, 0
-    expected = {0: stride & 0xFF, 1: stride >> 8, 2: 0, 3: 0, 4: buf[4], 5: 0}
+    expected = {0: stride & 0xFF, 1: stride >> 8, 2: 0, 3: 0, 4: view[4], 5: 0}
     for at, value in expected.items():
         if view[at:end:stride] != bytes((value,)) * k:
-            # Not uniform all the way: shrink to the uniform prefix is not worth it.
             return 0, 0
+    return end, stride
+
+
+def _count_uniform(buf, length: int, counts: list[int], result: ChunkResult) -> tuple[int, int]:
+    """Count the states of the leading uniform run (``uniform_run``): the state bytes
+    are ``view[17::stride]``. Returns (bytes covered, FIN_WAIT2 minisockets)."""
+    view = buf if isinstance(buf, bytes) else bytes(buf[:length])
+    end, stride = uniform_run(view, length, 16)
+    if not end:
+        return 0, 0
     if view[6:end:stride].translate(_INTR_BIT).count(1):
         result.interrupted = True
     states = view[NLMSG_HDRLEN + 1:end:stride]

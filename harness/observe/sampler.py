@@ -84,11 +84,13 @@ class Sampler:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def _time_wait(self, now: float, listening: set[int], port_range) -> TimeWaitView:
-        """The TIME_WAIT details, refreshed when the last ones are too old."""
+    def _time_wait(self, now: float, listening: set[int],
+                   port_range) -> tuple[TimeWaitView, bool]:
+        """The TIME_WAIT details, refreshed when the last ones are too old; and whether
+        they were dumped just now."""
         due = max(self.detail_s, self._tw_cost / DETAIL_CPU_SHARE) * 0.999
         if self._tw is not None and now - self._tw_at < due:
-            return self._tw
+            return self._tw, False
         cpu = time.process_time()
         groups = TimeWaitGroups(listening, port_range)
         self._diag.scan(groups.add_chunk, ["TIME_WAIT"], self.ports, self._tw_walk,
@@ -98,7 +100,7 @@ class Sampler:
         self._tw_walk = FAMILIES if socket.AF_INET6 in groups.families else ONE_WALK
         self._tw, self._tw_at = TimeWaitView(groups), now
         self._tw_cost = time.process_time() - cpu
-        return self._tw
+        return self._tw, True
 
     def _time_wait_count(self, records, sockstat: dict, fresh: TimeWaitView | None) -> int:
         """TIME_WAIT sockets on ``self.ports``: ``fresh.count`` when the details were
@@ -111,17 +113,17 @@ class Sampler:
         minisockets, ours from ``records`` and the others from the same dump), so the
         many sockets of the port never cross netlink.
         """
-        total = sockstat.get("TCP", {}).get("tw", 0)
+        total = _minisockets(sockstat)
         if fresh is not None:
             count = fresh.count
         elif self._tw_mostly_ours:
-            codes, fw2_mini, _ok = self._diag.count_codes(["TIME_WAIT", "FIN_WAIT2"], self.ports,
-                                                          True, ONE_WALK)
-            ours_fw2 = sum(1 for r in records
-                           if r.state == "FIN_WAIT2" and r.timer == wire.TIMER_TIME_WAIT)
-            count = max(0, total - codes[wire.TCP_TIME_WAIT] - fw2_mini - ours_fw2)
+            codes, fw2_mini, _ok = self._diag.count_codes(
+                ["TIME_WAIT", "FIN_WAIT2"], self.ports, exclude_ports=True, families=ONE_WALK)
+            count = max(0, total - codes[wire.TCP_TIME_WAIT] - fw2_mini
+                        - _fin_wait2_minisockets(records))
         else:
-            codes, _fw2, _ok = self._diag.count_codes(["TIME_WAIT"], self.ports, False, ONE_WALK)
+            codes, _fw2, _ok = self._diag.count_codes(["TIME_WAIT"], self.ports,
+                                                      families=ONE_WALK)
             count = codes[wire.TCP_TIME_WAIT]
         self._tw_mostly_ours = 2 * count > total
         return count
@@ -150,15 +152,13 @@ class Sampler:
         counters = read_counters(self.netns)
         states = state_counts(records)
         listening = {r.sport for r in records if r.state == "LISTEN"}
-        tw = self._time_wait(now, listening, sysctls.get("ip_local_port_range", [32768, 60999]))
+        tw, dumped_now = self._time_wait(now, listening,
+                                         sysctls.get("ip_local_port_range", [32768, 60999]))
         if self.ports:
-            fresh = tw if self._tw_at == now else None
-            states["TIME_WAIT"] = self._time_wait_count(records, sockstat, fresh)
+            states["TIME_WAIT"] = self._time_wait_count(records, sockstat,
+                                                        tw if dumped_now else None)
         else:
-            minisocks = sockstat.get("TCP", {}).get("tw", 0)
-            fw2_mini = sum(1 for r in records
-                           if r.state == "FIN_WAIT2" and r.timer == wire.TIMER_TIME_WAIT)
-            states["TIME_WAIT"] = max(0, minisocks - fw2_mini)
+            states["TIME_WAIT"] = max(0, _minisockets(sockstat) - _fin_wait2_minisockets(records))
 
         lasting = self.leaks.lasted([r for r in records if r.state == "CLOSE_WAIT"], now,
                                     min(OWNER_AFTER_S, self.leaks.threshold_s))
@@ -217,3 +217,12 @@ class Sampler:
     def summary(self, eaddrnotavail: int = 0) -> dict:
         return {**self._run.summary(eaddrnotavail), "leaks": self.leaks.summary()}
 
+
+def _minisockets(sockstat: dict) -> int:
+    """sockstat's ``tw``: the namespace's TIME_WAIT sockets and FIN_WAIT2 minisockets."""
+    return sockstat.get("TCP", {}).get("tw", 0)
+
+
+def _fin_wait2_minisockets(records) -> int:
+    """The orphaned FIN_WAIT2 sockets among ``records`` that are minisockets (timer 3)."""
+    return sum(1 for r in records if r.state == "FIN_WAIT2" and r.timer == wire.TIMER_TIME_WAIT)

@@ -39,22 +39,13 @@ def _dest_columns(family: int) -> tuple[int, ...]:
 
 
 def _uniform_prefix(view: bytes, length: int) -> tuple[int, int, int]:
-    """(bytes covered, stride, family) of the leading run of equal-size socket messages."""
-    stride = (int.from_bytes(view[0:4], "little") + 3) & ~3
-    if stride < HDR + wire.INET_DIAG_MSG_LEN or stride > 0xFFFF:
+    """(bytes covered, stride, family) of the leading run of equal-size socket messages
+    of one family (wire.uniform_run)."""
+    end, stride = wire.uniform_run(view, length, 2)
+    if not end:
         return 0, 0, 0
-    k = length // stride
-    if k < 2:
-        return 0, 0, 0
-    end = k * stride
-    if view[4] not in wire.REPLY_TYPES:
-        return 0, 0, 0
-    expected = {0: stride & 0xFF, 1: stride >> 8, 2: 0, 3: 0, 4: view[4], 5: 0}
-    for at, value in expected.items():
-        if view[at:end:stride] != bytes((value,)) * k:
-            return 0, 0, 0
     family = view[HDR]
-    if view[HDR:end:stride] != bytes((family,)) * k:
+    if view[HDR:end:stride] != bytes((family,)) * (end // stride):
         return 0, 0, 0
     return end, stride, family
 
