@@ -155,3 +155,33 @@ def test_dump_states_filter_and_fields(population):
     assert len(v6) == 2 and all(r.src == "::1" and r.local.startswith("[::1]:") for r in v6)
     cookies = [r.cookie for r in sockdiag.dump(ns)]
     assert len(set(cookies)) == len(cookies)
+
+
+def test_one_walk_that_fails_midway_starts_over_with_a_dump_per_family(population,
+                                                                      monkeypatch):
+    """Sockets consumed before the legacy dump failed are thrown away (``reset``), not
+    counted twice with the per-family dumps that follow."""
+    ns, _port, _ = population
+    with sockdiag.SockDiag(ns) as diag:
+        each, _ = _cookies(diag, sockdiag.FAMILIES)
+        real = diag._one_dump
+
+        def fails_after_the_first_chunk(family, mask, bytecode, consume):
+            if family != socket.AF_UNSPEC:
+                return real(family, mask, bytecode, consume)
+
+            def first_chunk_then_fail(buf, n, result):
+                consume(buf, n, result)
+                raise sockdiag.KernelError("sock_diag receive failed: test")
+
+            try:
+                return real(family, mask, bytecode, first_chunk_then_fail)
+            finally:
+                diag._drain()
+
+        monkeypatch.setattr(diag, "_one_dump", fails_after_the_first_chunk)
+        got = []
+        diag.scan(lambda buf, n, res: wire.decode_chunk(buf, n, got.append, res),
+                  families=sockdiag.ONE_WALK, reset=got.clear)
+        assert not diag._one_walk
+    assert len(got) == len(each) and {r.cookie for r in got} == each

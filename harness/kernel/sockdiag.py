@@ -156,8 +156,10 @@ class SockDiag:
         if families == ONE_WALK and self._one_walk:
             try:
                 return self._scan(consume, mask, bytecode, families, reset)
-            except KernelError:  # refused up front, before any socket came
+            except KernelError:  # refused (or broken after some sockets came: start over)
                 self._one_walk = False
+                if reset is not None:
+                    reset()
         if families == ONE_WALK:
             families = FAMILIES
         return self._scan(consume, mask, bytecode, families, reset)
