@@ -40,7 +40,7 @@ import psutil
 from harness.kernel import inet_diag as wire
 from harness.kernel.netns import entered
 from harness.kernel.sockdiag import SockDiag
-from harness.observe.sampler import NOT_TIME_WAIT, Sampler
+from harness.observe.sampler import Sampler
 
 SERVER_PORTS = (5000, 5001, 5002, 5003)
 
@@ -89,7 +89,7 @@ def bare_open_dump(diag: SockDiag) -> None:
     def consume(buf, n, result):
         wire.walk(buf, n, lambda b, o: None, result)
 
-    diag.scan(consume, NOT_TIME_WAIT, families=(socket.AF_INET,))
+    diag.scan(consume, wire.NOT_TIME_WAIT, families=(socket.AF_INET,))
 
 
 def cpu_of(fn, repeat: int) -> float:

@@ -67,9 +67,11 @@ def child(samples: int, ports: list[int]) -> None:
     with Sampler(None, ports, interval=0.1) as sampler:
         sampler.sample()  # the first one looks up the listener's owner
         spent.clear()
-        for _ in range(samples):
+        next_at = time.monotonic()
+        for _ in range(samples):  # on a 0.1 s schedule, as sampler_proc.py keeps it
             json.dumps(sampler.sample())
-            time.sleep(0.1)
+            next_at += 0.1
+            time.sleep(max(0.0, next_at - time.monotonic()))
     print(json.dumps({label: [u * 1000 / samples, s * 1000 / samples]
                       for label, (u, s) in spent.items()}))
 

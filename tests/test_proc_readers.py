@@ -35,6 +35,15 @@ def test_sockstat(procfs):
         "TCP": {"inuse": 5, "orphan": 0, "tw": 2, "alloc": 7, "mem": 1}}
 
 
+def test_sockstat_time_wait_is_tw_less_the_fin_wait2_minisockets(procfs):
+    s = sockstat.read_sockstat(ipv6=False)
+    assert "TCP6" not in s
+    assert sockstat.minisockets(s) == s["TCP"]["tw"]
+    assert sockstat.time_wait({"TCP": {"tw": 7}}, 2) == 5
+    assert sockstat.time_wait({"TCP": {"tw": 1}}, 2) == 0  # read at another instant
+    assert sockstat.minisockets({}) == 0
+
+
 def test_sysctls_parsed_with_reserved_ports(procfs):
     values = sysctls.read_sysctls()
     assert values["ip_local_port_range"] == [40000, 40049]

@@ -57,6 +57,7 @@ STATE_NAMES = (
 # The states a user sees (design.md); NEW_SYN_RECV request sockets are reported as
 # SYN_RECV by inet_diag, so they never reach us under their own number.
 STATES = STATE_NAMES[1:12]
+NOT_TIME_WAIT = [s for s in STATES if s != "TIME_WAIT"]  # what a dump decodes
 STATE_NAMES_PADDED = STATE_NAMES + ("UNKNOWN",) * (256 - len(STATE_NAMES))
 # Ports are big-endian on the wire and unpacked as native u16: this table puts them
 # right on little-endian hosts (a lookup is cheaper than two shifts).

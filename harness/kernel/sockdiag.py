@@ -34,9 +34,9 @@ from collections.abc import Iterable
 
 from harness.kernel import inet_diag as wire
 from harness.kernel.errors import KernelError
-from harness.kernel.inet_diag import STATES, SocketRecord
+from harness.kernel.inet_diag import NOT_TIME_WAIT, STATES, SocketRecord
 from harness.kernel.netns import entered
-from harness.kernel.sockstat import read_sockstat
+from harness.kernel.sockstat import read_sockstat, time_wait
 
 __all__ = ["STATES", "DumpResult", "SockDiag", "SocketRecord", "StateCounts", "count_states",
            "dump"]
@@ -153,14 +153,14 @@ class SockDiag:
         """
         mask = wire.states_mask(states)
         bytecode = wire.compile_ports(ports, exclude_ports)
-        if families == ONE_WALK and self._one_walk:
-            try:
-                return self._scan(consume, mask, bytecode, families, reset)
-            except KernelError:  # refused (or broken after some sockets came: start over)
-                self._one_walk = False
-                if reset is not None:
-                    reset()
         if families == ONE_WALK:
+            if self._one_walk:
+                try:
+                    return self._scan(consume, mask, bytecode, families, reset)
+                except KernelError:  # refused (or broken after some sockets came: start over)
+                    self._one_walk = False
+                    if reset is not None:
+                        reset()
             families = FAMILIES
         return self._scan(consume, mask, bytecode, families, reset)
 
@@ -203,11 +203,9 @@ class SockDiag:
         if ports:
             codes, _fw2_mini, ok = self.count_codes(None, ports)
         else:
-            not_tw = [s for s in STATES if s != "TIME_WAIT"]
-            codes, fw2_mini, ok = self.count_codes(not_tw)
+            codes, fw2_mini, ok = self.count_codes(NOT_TIME_WAIT)
             with entered(self.netns):
-                tw = read_sockstat().get("TCP", {}).get("tw", 0)
-            codes[wire.TCP_TIME_WAIT] = max(0, tw - fw2_mini)
+                codes[wire.TCP_TIME_WAIT] = time_wait(read_sockstat(ipv6=False), fw2_mini)
         counts = StateCounts(
             (name, codes[wire.STATE_CODES[name]]) for name in STATES
         )

@@ -5,7 +5,9 @@ Parse half::
     >>> parse_sockstat("TCP: inuse 5 orphan 0 tw 2 alloc 7 mem 1\\n")
     {'TCP': {'inuse': 5, 'orphan': 0, 'tw': 2, 'alloc': 7, 'mem': 1}}
 
-``tw`` counts TIME_WAIT *and* orphaned FIN_WAIT2 minisockets, of IPv4 and IPv6 together.
+``tw`` counts TIME_WAIT *and* orphaned FIN_WAIT2 minisockets, of IPv4 and IPv6 together
+(``minisockets``); less the FIN_WAIT2 ones, found in a dump, it is the TIME_WAIT count
+(``time_wait``).
 """
 
 from __future__ import annotations
@@ -34,3 +36,14 @@ def read_sockstat(ipv6: bool = True) -> dict[str, dict[str, int]]:
         with contextlib.suppress(FileNotFoundError):  # a kernel without IPv6 has none
             out.update(parse_sockstat(read_text(net_file("sockstat6"))))
     return out
+
+
+def minisockets(sockstat: dict) -> int:
+    """sockstat's ``tw``: the namespace's TIME_WAIT sockets and FIN_WAIT2 minisockets."""
+    return sockstat.get("TCP", {}).get("tw", 0)
+
+
+def time_wait(sockstat: dict, fin_wait2_minisockets: int) -> int:
+    """The namespace's TIME_WAIT sockets: ``tw`` less the FIN_WAIT2 minisockets (those
+    are in a dump of the other states: timer 3 in FIN_WAIT2)."""
+    return max(0, minisockets(sockstat) - fin_wait2_minisockets)

@@ -30,10 +30,10 @@ import time
 from collections import deque
 
 from harness.kernel import inet_diag as wire
-from harness.kernel.inet_diag import STATES
+from harness.kernel.inet_diag import NOT_TIME_WAIT
 from harness.kernel.netns import entered
 from harness.kernel.sockdiag import FAMILIES, ONE_WALK, DumpResult, SockDiag
-from harness.kernel.sockstat import read_sockstat
+from harness.kernel.sockstat import minisockets, read_sockstat, time_wait
 from harness.kernel.sysctls import read_sysctls
 from harness.observe.leaks import DEFAULT_THRESHOLD_S, LeakTracker, OwnerCache
 from harness.observe.listeners import flag_listeners, listener_rows
@@ -44,7 +44,6 @@ from harness.observe.timewait import TimeWaitGroups, TimeWaitView, time_wait_ana
 
 MIN_INTERVAL_S = 0.05
 MAX_INTERVAL_S = 3600.0
-NOT_TIME_WAIT = [s for s in STATES if s != "TIME_WAIT"]
 RATE_WINDOW_S = 10.0  # growth rates compare with the sample about this long ago
 DETAIL_CPU_SHARE = 0.05  # TIME_WAIT details are refreshed less often when they cost more
 OWNER_AFTER_S = 0.5  # a CLOSE_WAIT socket's owner is looked up once it has lasted this long
@@ -113,7 +112,7 @@ class Sampler:
         minisockets, ours from ``records`` and the others from the same dump), so the
         many sockets of the port never cross netlink.
         """
-        total = _minisockets(sockstat)
+        total = minisockets(sockstat)
         if fresh is not None:
             count = fresh.count
         elif self._tw_mostly_ours:
@@ -158,7 +157,7 @@ class Sampler:
             states["TIME_WAIT"] = self._time_wait_count(records, sockstat,
                                                         tw if dumped_now else None)
         else:
-            states["TIME_WAIT"] = max(0, _minisockets(sockstat) - _fin_wait2_minisockets(records))
+            states["TIME_WAIT"] = time_wait(sockstat, _fin_wait2_minisockets(records))
 
         lasting = self.leaks.lasted([r for r in records if r.state == "CLOSE_WAIT"], now,
                                     min(OWNER_AFTER_S, self.leaks.threshold_s))
@@ -216,11 +215,6 @@ class Sampler:
 
     def summary(self, eaddrnotavail: int = 0) -> dict:
         return {**self._run.summary(eaddrnotavail), "leaks": self.leaks.summary()}
-
-
-def _minisockets(sockstat: dict) -> int:
-    """sockstat's ``tw``: the namespace's TIME_WAIT sockets and FIN_WAIT2 minisockets."""
-    return sockstat.get("TCP", {}).get("tw", 0)
 
 
 def _fin_wait2_minisockets(records) -> int:
