@@ -5,8 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
-
-FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
+from paths import FIXTURES
 
 
 def pytest_collection_modifyitems(config, items):

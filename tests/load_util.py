@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 
@@ -28,3 +29,9 @@ def finish(proc: subprocess.Popen, timeout: float = 60) -> tuple[int, str]:
             proc.kill()
             proc.wait()
     return proc.returncode, out
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -3,7 +3,8 @@ recorded from kernel 6.18 (tests/fixtures/trace/)."""
 
 import json
 import struct
-from pathlib import Path
+
+from paths import FIXTURES
 
 from harness.kernel.trace_format import (
     iter_page,
@@ -18,7 +19,7 @@ from harness.kernel.tracefs import Tracer, kernel_filter
 from harness.observe.lifecycle import Lifecycles, lifecycles, path
 from harness.observe.timeline import connections
 
-FIX = Path(__file__).parent / "fixtures" / "trace"
+FIX = FIXTURES / "trace"
 EVENTS = FIX / "events"
 PAGES = json.loads((FIX / "lab_pages.json").read_text())
 

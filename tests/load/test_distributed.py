@@ -9,24 +9,17 @@ the master has a series for each.
 from __future__ import annotations
 
 import csv
-import socket
 from collections import Counter
 from contextlib import ExitStack
 
 import pytest
-from load_util import finish, start_locust
+from load_util import finish, free_port, start_locust
 from netns_util import ip
 
 from harness.sockets import Server
 
 RUN = ("--headless", "-u", "6", "-r", "6", "-t", "6s", "--socklife-interval", "0.5",
        "--expect-workers", "2", "--csv", "dist")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def hosts_in_csv(path) -> Counter:

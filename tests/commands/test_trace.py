@@ -6,9 +6,9 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
+from paths import FIXTURES
 
 from harness.cli import main
 from harness.commands.trace import HEADER, format_line, netns_addresses
@@ -16,7 +16,7 @@ from harness.kernel.tracefs import TRACEFS
 from harness.lab import Lab
 from harness.sockets import Server, run_connect
 
-FIX = Path(__file__).parent / "fixtures" / "trace"
+FIX = FIXTURES / "trace"
 
 
 def test_netns_addresses_skip_loopback_unless_alone():

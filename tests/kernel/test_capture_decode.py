@@ -2,15 +2,15 @@
 
 import json
 import struct
-from pathlib import Path
 
 import pytest
+from paths import FIXTURES
 
 from harness.kernel.capture import bpf_program
 from harness.kernel.tcp_segment import decode_frame, flag_names, parse_options
 from harness.observe.timeline import relative_segments
 
-FIXTURE = Path(__file__).parent / "fixtures" / "capture" / "lab_v4_v6_echo.json"
+FIXTURE = FIXTURES / "capture" / "lab_v4_v6_echo.json"
 FRAMES = json.loads(FIXTURE.read_text())["frames"]
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import re
 import socket
-from pathlib import Path
 
 import pytest
 from exporter_util import exporter, get, three_pairs
+from paths import ROOT
 
-DASHBOARD = Path(__file__).parent.parent / "dashboards" / "grafana" / "socklife.json"
+DASHBOARD = ROOT / "dashboards" / "grafana" / "socklife.json"
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 
 

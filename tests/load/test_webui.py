@@ -11,8 +11,7 @@ import time
 import urllib.request
 
 import pytest
-from load_util import finish, start_locust
-from test_load_distributed import free_port
+from load_util import finish, free_port, start_locust
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
