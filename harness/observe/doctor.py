@@ -7,6 +7,7 @@ Severities: "info" (how things stand), "warning" (will bite under load), "critic
 
 from __future__ import annotations
 
+from harness.kernel.endpoints import endpoint
 from harness.observe.ports import TIME_WAIT_S, reuse_applies
 
 REUSE_MEANING = {
@@ -116,7 +117,7 @@ def diagnose(first: dict, second: dict, targets=()) -> list[dict]:
             "Reuse connections, let clients close first, or raise "
             "net.ipv4.tcp_max_tw_buckets."))
     for host, port in targets:
-        remote = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        remote = endpoint(host, port)
         if reuse_applies(reuse, remote):
             message = (f"To {remote}: tcp_tw_reuse={reuse} applies, so ports of TIME_WAIT "
                        f"sockets older than 1 s are reused: about {usable} short "

@@ -18,12 +18,9 @@ a sock_diag dump where it matters.
 
 from __future__ import annotations
 
+from harness.kernel.endpoints import endpoint
+
 TIME_WAIT_FROM = ("FIN_WAIT2", "CLOSING")
-
-
-def endpoint(addr: str, port: int) -> str:
-    """("fd00::1", 80) -> "[fd00::1]:80"; ("10.0.0.1", 80) -> "10.0.0.1:80"."""
-    return f"[{addr}]:{port}" if ":" in addr else f"{addr}:{port}"
 
 
 class Lifecycles:

@@ -7,7 +7,8 @@ lifecycles of one connection with its segments on one time line (time.monotonic(
 
 from __future__ import annotations
 
-from harness.observe.lifecycle import endpoint, lifecycles
+from harness.kernel.endpoints import endpoint
+from harness.observe.lifecycle import lifecycles
 
 MOD = 2**32
 

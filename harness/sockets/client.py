@@ -30,6 +30,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
+from harness.kernel.endpoints import endpoint
 from harness.kernel.netns import entered
 from harness.sockets.options import IP_BIND_ADDRESS_NO_PORT, raise_nofile, set_linger_rst
 
@@ -257,8 +258,7 @@ def run_connect(host: str, port: int, *, count: int = 1, rate: float | None = No
         if bind_port is not None or bind_address is not None or bind_address_no_port:
             wildcard = "::" if family == socket.AF_INET6 else "0.0.0.0"
             bind = (bind_address or wildcard, bind_port or 0)
-        result = ConnectResult(target=f"[{sockaddr[0]}]:{port}" if family == socket.AF_INET6
-                               else f"{sockaddr[0]}:{port}")
+        result = ConnectResult(target=endpoint(sockaddr[0], port))
         _Run(sockaddr, family, result, count=count, rate=rate, concurrency=concurrency,
              closer=closer, size=size, bind=bind, reuseaddr=reuseaddr,
              bind_address_no_port=bind_address_no_port, timeout=timeout).run()

@@ -48,6 +48,3 @@ def family_of(host: str) -> socket.AddressFamily:
     return socket.AF_INET6 if ":" in host else socket.AF_INET
 
 
-def format_endpoint(host: str, port: int) -> str:
-    """``127.0.0.1:80`` / ``[::1]:80``, as everywhere in socklife."""
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

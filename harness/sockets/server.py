@@ -23,11 +23,11 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
+from harness.kernel.endpoints import endpoint
 from harness.kernel.netns import entered
 from harness.sockets.behaviors import BEHAVIORS
 from harness.sockets.options import (
     family_of,
-    format_endpoint,
     raise_nofile,
     set_keepalive,
     set_linger_rst,
@@ -97,7 +97,7 @@ class Server:
     # -- lifecycle --------------------------------------------------------------------
     @property
     def address(self) -> str:
-        return format_endpoint(self.host, self.port)
+        return endpoint(self.host, self.port)
 
     @property
     def open(self) -> int:
