@@ -1,15 +1,14 @@
 """`socklife` command line: a click group that loads each subcommand from its own module.
 
 Each subcommand lives in ``harness/commands/<name>.py`` and exposes ``command`` (a
-click command or group). Only modules that exist are listed, so the CLI grows one file
-at a time. ``main(argv=None)`` turns every bad-input or environment problem into one
-line on stderr and exit code 2, and SIGTERM into the same path as Ctrl-C.
+click command or group), imported only when it runs. ``main(argv=None)`` turns every
+bad-input or environment problem into one line on stderr and exit code 2, and SIGTERM
+into the same path as Ctrl-C.
 """
 
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import signal
 import sys
 
@@ -41,10 +40,10 @@ class LazyGroup(click.Group):
     """A group whose subcommands are imported only when used."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return [n for n in COMMANDS if importlib.util.find_spec(_module_name(n)) is not None]
+        return list(COMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name not in COMMANDS or importlib.util.find_spec(_module_name(cmd_name)) is None:
+        if cmd_name not in COMMANDS:
             return None
         return importlib.import_module(_module_name(cmd_name)).command
 

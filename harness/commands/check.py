@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import click
 
 from harness.errors import UsageProblem
 from harness.observe import baseline as baselines
 from harness.observe.runfile import RunFileError, load_run
 from harness.observe.thresholds import NAMES, evaluate, parse_rule
+from harness.schema.records import SCHEMA
 from harness.sinks.junit import write_junit
 
 EPILOG = """\b
@@ -60,7 +63,10 @@ def _table(verdicts) -> str:
                    "socket, 0.01 for fractions, none for leaks).")
 @click.option("--save-baseline", metavar="FILE", help="Save this run as a baseline.")
 @click.option("--junit", metavar="FILE", help="Also write the verdicts as JUnit XML.")
-def command(run_file, maxes, mins, baseline, tolerance, save_baseline, junit):
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the verdicts as one JSON object (docs/record-format.md, "
+                   "CheckReport) instead of the table.")
+def command(run_file, maxes, mins, baseline, tolerance, save_baseline, junit, as_json):
     """Check a recorded run against limits and an optional baseline: exit 0 when every
     rule holds, 1 when one fails, 2 on bad input."""
     rules = _rules(maxes, "max") + _rules(mins, "min")
@@ -72,7 +78,7 @@ def command(run_file, maxes, mins, baseline, tolerance, save_baseline, junit):
         run = load_run(run_file)
     except RunFileError as exc:
         raise UsageProblem(str(exc)) from None
-    if run.computed:
+    if run.computed and not as_json:
         click.echo(f"note: {run_file} has no summary line (killed run?): "
                    f"summarised from its {run.samples} samples", err=True)
     verdicts = evaluate(rules, run.summary)
@@ -87,16 +93,21 @@ def command(run_file, maxes, mins, baseline, tolerance, save_baseline, junit):
             baselines.save(save_baseline, run.summary, run_file)
         except OSError as exc:
             raise UsageProblem(f"cannot write {save_baseline}: {exc.strerror}") from None
-        click.echo(f"baseline saved: {save_baseline}")
-    if verdicts:
+        click.echo(f"baseline saved: {save_baseline}", err=as_json)
+    failed = [v for v in verdicts if not v.passed]
+    if as_json:
+        click.echo(json.dumps({"schema": SCHEMA, "file": run_file, "samples": run.samples,
+                               "summary_computed": run.computed,
+                               "verdicts": [v.record() for v in verdicts],
+                               "passed": not failed}))
+    elif verdicts:
         click.echo(_table(verdicts))
     if junit:
         try:
             write_junit(junit, verdicts)
         except OSError as exc:
             raise UsageProblem(f"cannot write {junit}: {exc.strerror}") from None
-    failed = [v for v in verdicts if not v.passed]
-    if verdicts:
+    if verdicts and not as_json:
         click.echo(f"{len(verdicts) - len(failed)}/{len(verdicts)} rules hold"
                    + (f", {len(failed)} failed" if failed else ""))
     return 1 if failed else 0

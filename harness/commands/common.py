@@ -1,4 +1,5 @@
-"""Options and helpers shared by several subcommands (namespace, ports, HOST:PORT)."""
+"""Options and helpers shared by several subcommands (namespace, ports, interval, leak
+threshold, HOST:PORT)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import click
 
 from harness.errors import UsageProblem
 from harness.kernel.netns import check_can_enter
+from harness.observe.leaks import DEFAULT_THRESHOLD_S
+from harness.observe.loop import MAX_INTERVAL_S, MIN_INTERVAL_S
 
 netns_option = click.option(
     "--netns", "netns", metavar="NS", default=None,
@@ -15,6 +18,14 @@ port_option = click.option(
     "--port", "ports", metavar="P", multiple=True, type=click.IntRange(1, 65535),
     help="Only sockets whose local or remote port is P (repeatable; filtered in the kernel).",
 )
+
+interval_option = click.option(
+    "--interval", type=click.FloatRange(MIN_INTERVAL_S, MAX_INTERVAL_S), default=1.0,
+    show_default=True, metavar="S",
+    help=f"Seconds between samples ({MIN_INTERVAL_S:g} to {MAX_INTERVAL_S:g}).")
+leak_option = click.option(
+    "--leak-threshold", type=click.FloatRange(0, None), default=DEFAULT_THRESHOLD_S,
+    show_default=True, metavar="S", help="A CLOSE_WAIT socket older than this is a leak.")
 
 
 def check_netns(netns: str | None) -> None:

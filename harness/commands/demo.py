@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import os
 import tempfile
 
@@ -58,8 +57,6 @@ def command(duration, users, rate, report, record):
 
     from harness.load.demo_run import run_demo  # imports Locust: gevent patches here
 
-    if report and importlib.util.find_spec("harness.commands.report") is None:
-        raise UsageProblem("--report needs `socklife report`, which this install lacks")
     console = Console()
     jsonl = record
     scratch = None
@@ -73,10 +70,14 @@ def command(duration, users, rate, report, record):
         for line in summary_lines(result):
             console.print(line)
         if report:
-            from harness.cli import main
+            from harness.observe.runfile import RunFileError
+            from harness.report.run_report import write_report
 
-            if main(["report", jsonl, "-o", report]) != 0:  # it names the file written
-                raise UsageProblem(f"could not write the report {report}")
+            try:
+                write_report(jsonl, report)
+            except (RunFileError, OSError) as exc:
+                raise UsageProblem(f"could not write the report {report}: {exc}") from None
+            click.echo(f"report: {report}", err=True)
     finally:
         if scratch:
             with contextlib.suppress(OSError):

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import ipaddress
 import threading
-import time
 
 import click
 
-from harness.commands.common import check_netns, netns_option, parse_hostport, port_option
+from harness.commands.common import (
+    check_netns,
+    interval_option,
+    netns_option,
+    parse_hostport,
+    port_option,
+)
 from harness.errors import UsageProblem
+from harness.observe.loop import Schedule, samples
 
 EPILOG = """\b
 Examples:
@@ -23,26 +29,22 @@ class Latest:
     """The newest sample, replaced by a sampling thread; read by the collector."""
 
     def __init__(self, sampler, interval: float):
-        self.sampler, self.interval = sampler, interval
+        self.sampler = sampler
+        self.schedule = Schedule(interval)
         self.sample = None
         self.error: BaseException | None = None
-        self.stop = threading.Event()
 
     def __call__(self):
         return self.sample
 
-    def run(self) -> None:
-        while not self.stop.is_set():
-            t0 = time.monotonic()
-            try:
-                sample = self.sampler.sample()
-                sample["sample_duration_s"] = round(time.monotonic() - t0, 6)
+    def run(self, ticks) -> None:
+        """Keep ``self.sample`` the newest of ``ticks`` (loop.samples) until stopped."""
+        try:
+            for sample in ticks:
                 self.sample = sample
-            except Exception as exc:  # reported by the main thread, which then exits
-                self.error = exc
-                self.stop.set()
-                return
-            self.stop.wait(max(0.0, self.interval - (time.monotonic() - t0)))
+        except Exception as exc:  # reported by the main thread, which then exits
+            self.error = exc
+            self.schedule.stop()
 
 
 @click.command("exporter", epilog=EPILOG)
@@ -50,8 +52,7 @@ class Latest:
               help="Where to serve /metrics (loopback by default).")
 @netns_option
 @port_option
-@click.option("--interval", type=click.FloatRange(0.05, 3600), default=1.0, show_default=True,
-              help="Seconds between samples.")
+@interval_option
 @click.option("--top", type=click.IntRange(1, 1000), default=10, show_default=True,
               help="Listeners and destinations exported (fullest / busiest first).")
 def command(listen, netns, ports, interval, top):
@@ -68,21 +69,25 @@ def command(listen, netns, ports, interval, top):
     from harness.sinks.prometheus import SamplerCollector
 
     latest = Latest(Sampler(netns=netns, ports=ports, interval=interval), interval)
-    latest.sample = latest.sampler.sample()
+    ticks = samples(latest.sampler, latest.schedule)
+    latest.sample = next(ticks)  # before serving: every scrape finds a sample
     registry = CollectorRegistry(auto_describe=False)
     registry.register(SamplerCollector(latest, top=top))
     try:
         server, _thread = start_http_server(port, host, registry=registry)
     except OSError as exc:
         raise UsageProblem(f"cannot listen on {listen}: {exc.strerror}") from None
-    worker = threading.Thread(target=latest.run, daemon=True, name="sampler")
+    worker = threading.Thread(target=latest.run, args=(ticks,), daemon=True, name="sampler")
     worker.start()
     click.echo(f"serving http://{listen}/metrics (Ctrl-C to stop)", err=True)
     try:
-        while not latest.stop.wait(0.5):
-            pass
+        while worker.is_alive():
+            worker.join(0.5)
     finally:
-        latest.stop.set()
+        latest.schedule.stop()
+        worker.join()
+        latest.schedule.close()
+        latest.sampler.close()
         server.shutdown()
         server.server_close()
     if latest.error is not None:

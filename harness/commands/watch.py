@@ -9,16 +9,22 @@ import sys
 import termios
 import time
 import tty
-from collections import deque
 
 import click
-from rich.console import Console, Group
+from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
-from harness.commands.common import check_netns, netns_option, port_option
-from harness.commands.record import interval_option, leak_option
+from harness.commands.common import (
+    check_netns,
+    interval_option,
+    leak_option,
+    netns_option,
+    port_option,
+)
+from harness.observe.loop import Schedule, samples
 from harness.observe.sampler import Sampler
+from harness.views.live import StateSeries, live_view
 
 EPILOG = """\b
 Examples:
@@ -27,62 +33,6 @@ Examples:
   socklife watch --netns lab                  (root)
 Keys: q quits (Ctrl-C too).
 """
-
-SHOWN_STATES = ("ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT",
-                "CLOSE_WAIT", "LAST_ACK", "LISTEN")
-SPARK = "▁▂▃▄▅▆▇█"
-SPARK_WIDTH = 50
-RATES = ("ActiveOpens", "PassiveOpens", "TW", "ListenOverflows", "EstabResets", "TWRecycled")
-
-
-def sparkline(values) -> str:
-    values = list(values)[-SPARK_WIDTH:]
-    top = max(values, default=0)
-    if not top:
-        return SPARK[0] * len(values)
-    return "".join(SPARK[min(7, v * 8 // (top + 1))] if v else " " for v in values)
-
-
-def _short(text, width: int) -> str:
-    text = "-" if text is None else str(text)
-    return text if len(text) <= width else text[:width - 1] + "…"
-
-
-def render(s: dict, series: dict[str, deque], where: str) -> Group:
-    """At most 23 lines of at most 80 columns."""
-    lines = [Text(f"socklife watch  {where}  every {s['interval_s']:g}s  "
-                  f"{time.strftime('%H:%M:%S', time.localtime(s['time']))}  q quits",
-                  style="bold")]
-    for name in SHOWN_STATES:
-        lines.append(Text(f"{name:<12}{s['states'][name]:>9}  {sparkline(series[name])}"))
-    lines.append(Text(f"{'LISTENER':<26}{'QUEUE':>7}{'BACKLOG':>8}{'FILL':>6}{'SYNRECV':>8}"
-                      f"  PROCESS", style="bold"))
-    for row in s["listeners"][:3]:
-        proc = f"{row['process']}/{row['pid']}" if row["pid"] else "-"
-        flag = " FULL" if row["full"] else (" was full" if row["ever_full"] else "")
-        lines.append(Text(f"{_short(row['local'], 26):<26}{row['accept_queue']:>7}"
-                          f"{row['backlog']:>8}{row['fill']:>6.2f}{row['syn_recv']:>8}  "
-                          f"{_short(proc, 14)}{flag}",
-                          style="red" if row["full"] else ""))
-    cw = s["close_wait"]
-    lines.append(Text(f"CLOSE_WAIT {len(cw)} (leaks {s['leaks']['count']})  "
-                      f"{'PEER':<22}{'AGE':>8}  PROCESS/PID FD", style="bold"))
-    for row in cw[:3]:
-        age = "new" if row["age_s"] is None else f"{row['age_s']:.1f}s"
-        lines.append(Text(f"  {_short(row['local'], 21):<21}{_short(row['remote'], 22):<22}"
-                          f"{age:>8}  {_short(row['process'], 12)}/{row['pid'] or '-'} "
-                          f"{row['fd'] if row['fd'] is not None else '-'}",
-                          style="red" if row["leak"] else ""))
-    eph = s["ephemeral"]
-    lines.append(Text(f"EPHEMERAL {eph['range'][0]}-{eph['range'][1]}: {eph['in_use']} of "
-                      f"{eph['usable']} in use", style="bold"))
-    for row in eph["by_destination"][:2]:
-        lines.append(Text(_short(f"  {row['remote']} {row['in_use']} "
-                                 f"{row['rate_per_s']:g}/s: {row['forecast']}", 80)))
-    rates = s["rates"]
-    lines.append(Text(_short("/s  " + "  ".join(f"{k} {rates[k]:g}" for k in RATES
-                                                if k in rates), 80)))
-    return Group(*lines)
 
 
 @contextlib.contextmanager
@@ -127,17 +77,19 @@ def command(netns, ports, interval, leak_threshold):
     check_netns(netns)
     where = (f"netns {netns}" if netns else "this netns") + (
         "  ports " + ",".join(map(str, ports)) if ports else "")
-    series = {name: deque(maxlen=SPARK_WIDTH) for name in SHOWN_STATES}
-    console = Console()
+    series = StateSeries()
+    console = Console() if sys.stdout.isatty() else Console(width=1000)
     with Sampler(netns, ports, interval, leak_threshold) as sampler, keys() as pressed, \
             frames(console) as show:
-        while True:
-            start = time.monotonic()
-            s = sampler.sample()
-            for name in SHOWN_STATES:
-                series[name].append(s["states"][name])
-            show(render(s, series, where))
-            deadline = start + interval
-            while (left := deadline - time.monotonic()) > 0:
-                if "q" in pressed(left).lower():
-                    return
+
+        def wait(timeout: float) -> None:  # the loop's sleep: a key press may end it
+            if "q" in pressed(timeout).lower():
+                schedule.stop()
+
+        with Schedule(interval, sleep=wait) as schedule:
+            for s in samples(sampler, schedule):
+                series.add(s)
+                clock = time.strftime("%H:%M:%S", time.localtime(s["time"]))
+                header = Text(f"socklife watch  {where}  every {interval:g}s  {clock}  q quits",
+                              style="bold")
+                show(live_view(s, series, header, console.width, fit=console.is_terminal))

@@ -182,20 +182,8 @@ class SockDiag:
 
     def count_codes(self, states=None, ports: Iterable[int] = (), exclude_ports: bool = False,
                     families=FAMILIES) -> tuple[list[int], int, bool]:
-        """(sockets per TCP_* code, FIN_WAIT2 minisockets, consistent), counted from the
-        raw bytes with no object per socket; arguments as for ``scan``."""
-        codes = [0] * 16
-        fw2_mini = [0]
-
-        def consume(buf, n, result):
-            fw2_mini[0] += wire.count_chunk(buf, n, codes, result)
-
-        def reset():
-            codes[:] = [0] * 16
-            fw2_mini[0] = 0
-
-        ok = self.scan(consume, states, ports, families, reset, exclude_ports)
-        return codes, fw2_mini[0], ok
+        """``count_codes`` over this socket's dumps."""
+        return count_codes(self.scan, states, ports, exclude_ports, families)
 
     def count(self, ports: Iterable[int] = ()) -> StateCounts:
         """Sockets per state, from the raw bytes (and /proc/net/sockstat's tw)."""
@@ -232,6 +220,25 @@ class SockDiag:
                 gc.enable()
         out.consistent = ok
         return out
+
+
+def count_codes(scan, states=None, ports: Iterable[int] = (), exclude_ports: bool = False,
+                families=FAMILIES) -> tuple[list[int], int, bool]:
+    """(sockets per TCP_* code, FIN_WAIT2 minisockets, consistent) of the dump made by
+    ``scan`` (SockDiag.scan or a replay of recorded bytes), counted from the raw bytes
+    with no object per socket; arguments as for ``SockDiag.scan``."""
+    codes = [0] * 16
+    fw2_mini = [0]
+
+    def consume(buf, n, result):
+        fw2_mini[0] += wire.count_chunk(buf, n, codes, result)
+
+    def reset():
+        codes[:] = [0] * 16
+        fw2_mini[0] = 0
+
+    ok = scan(consume, states, ports, families, reset, exclude_ports)
+    return codes, fw2_mini[0], ok
 
 
 def count_states(netns: str | None = None, ports: Iterable[int] = ()) -> StateCounts:

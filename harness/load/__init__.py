@@ -8,8 +8,8 @@ collector (per-host runs, totals, run summary, checks), csv_sink (``<prefix>_tcp
 webui (the "TCP states" tab and chart page), tcp_user (a raw TCP User with connect and
 request timings), target / http_target (the target a locustfile starts for itself),
 demo_run (``socklife demo``), plugin (the wiring into Locust's events).
-May import harness.kernel, harness.observe, harness.sockets, harness.lab, harness.sinks
-and harness.commands.watch (the live view the demo reuses).
+May import harness.kernel, harness.observe, harness.schema, harness.sockets, harness.lab,
+harness.sinks and harness.views (the live view the demo draws); never harness.commands.
 """
 
 import sys

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
-from harness.observe.sampler import MAX_INTERVAL_S, MIN_INTERVAL_S
+from harness.observe.loop import MAX_INTERVAL_S, MIN_INTERVAL_S
 from harness.observe.thresholds import Rule, parse_rule
 
 

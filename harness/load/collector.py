@@ -13,33 +13,10 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from harness.kernel.inet_diag import STATES
-from harness.observe.thresholds import RunSummary, combine, evaluate, failed_lines
+from harness.observe.summary import RunSummary, combine
+from harness.observe.thresholds import evaluate, failed_lines
 
 SERIES_LEN = 900  # points kept for the chart page
-
-def headroom(sample: dict) -> int | None:
-    """Ephemeral ports left for the busiest destination (None when nothing is in use)."""
-    eph = sample.get("ephemeral") or {}
-    dests = eph.get("by_destination") or []
-    if not dests or not eph.get("usable"):
-        return None
-    return eph["usable"] - max(d["in_use"] for d in dests)
-
-
-def fraction_max(sample: dict) -> float:
-    dests = (sample.get("ephemeral") or {}).get("by_destination") or []
-    return max((d["fraction"] for d in dests), default=0.0)
-
-
-def exhausted_in(sample: dict) -> float | None:
-    """The soonest forecast exhaustion of a destination's ports, in seconds (or None)."""
-    dests = (sample.get("ephemeral") or {}).get("by_destination") or []
-    times = [d["exhausted_in_s"] for d in dests if d.get("exhausted_in_s") is not None]
-    return min(times, default=None)
-
-
-def leak_count(sample: dict) -> int:
-    return int((sample.get("leaks") or {}).get("count", 0))
 
 
 @dataclass
@@ -93,12 +70,12 @@ class Collector:
         return lines
 
     def summary(self) -> dict:
-        """The run summary (record_format.md ``summary``) over all hosts."""
-        parts = [h.run.summary() for h in self.hosts.values()]
-        if not parts:
-            return RunSummary().summary(self.eaddrnotavail)
-        return {**combine(parts), "eaddrnotavail": self.eaddrnotavail,
-                "hosts": {h.label: h.samples for h in self.hosts.values()}}
+        """The records.Summary over all hosts."""
+        runs = [h.run for h in self.hosts.values()]
+        out = combine(runs).summary(self.eaddrnotavail)
+        if runs:
+            out["hosts"] = {h.label: h.samples for h in self.hosts.values()}
+        return out
 
     def failed_checks(self, rules) -> list[str]:
         """One ``CHECK FAILED: <rule> observed <value>`` line per violated rule."""

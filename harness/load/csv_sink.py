@@ -14,8 +14,14 @@ import csv
 import io
 
 from harness.kernel.inet_diag import STATES
-from harness.load.collector import exhausted_in, fraction_max, headroom, leak_count
-from harness.observe.thresholds import listener_fill
+from harness.observe.figures import (
+    fraction_max,
+    fullest_listener,
+    headroom,
+    leak_count,
+    listener_fill,
+    soonest_exhaustion,
+)
 
 COLUMNS = (
     "time", "host", *STATES, "listeners", "accept_queue", "backlog", "accept_queue_fill",
@@ -26,11 +32,11 @@ COLUMNS = (
 
 def row_of(label: str, sample: dict) -> list:
     listeners = sample.get("listeners") or []
-    top = max(listeners, key=listener_fill) if listeners else None
+    top = fullest_listener(sample)
     eph = sample.get("ephemeral") or {}
     load = sample.get("locust") or {}
     room = headroom(sample)
-    soonest = exhausted_in(sample)
+    soonest = soonest_exhaustion(sample)
     return [
         sample["time"], label, *(sample["states"].get(s, 0) for s in STATES),
         len(listeners),

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import signal
 import time
-from collections import deque
 from dataclasses import dataclass
 
 import gevent
@@ -23,11 +22,11 @@ from rich.console import Group
 from rich.live import Live
 from rich.text import Text
 
-from harness.commands.watch import SHOWN_STATES, SPARK_WIDTH, render
 from harness.load.arguments import Settings
 from harness.load.plugin import LoadWatch
 from harness.load.tcp_user import ShortTcpUser
 from harness.sockets import Server
+from harness.views.live import StateSeries, live_view
 
 
 class DemoUser(ShortTcpUser):
@@ -46,9 +45,10 @@ class DemoResult:
     checks: list[str]
 
 
-def view(watch: LoadWatch, runner, started: float, duration: float, series) -> Group:
-    """The `socklife watch` view of the latest sample under a header with Locust's
-    figures (connections per second are the kernel's ActiveOpens rate, in the view)."""
+def view(watch: LoadWatch, runner, started: float, duration: float, series: StateSeries,
+         console) -> Group:
+    """The live view of the latest sample under a header with Locust's figures
+    (connections per second are the kernel's ActiveOpens rate, in the view)."""
     head = Text(f"socklife demo  {time.monotonic() - started:3.0f}/{duration:.0f} s  "
                 f"port {watch.settings.ports[0]}  users {runner.user_count}  "
                 f"requests {runner.stats.total.num_requests}  "
@@ -57,10 +57,8 @@ def view(watch: LoadWatch, runner, started: float, duration: float, series) -> G
     if not runs:
         return Group(head, Text("waiting for the first sample..."))
     s = runs[0].latest
-    for name in SHOWN_STATES:
-        series[name].append(s["states"][name])
-    lines = list(render(s, series, "").renderables)
-    return Group(head, *lines[1:])  # the demo's header instead of watch's
+    series.add(s)
+    return live_view(s, series, head, console.width, fit=console.is_terminal)
 
 
 def run_demo(duration: float, users: int, rate: float, record: str | None,
@@ -78,14 +76,14 @@ def run_demo(duration: float, users: int, rate: float, record: str | None,
     # hub would not reach this greenlet cleanly
     stop = gevent.event.Event()
     handlers = [gevent.signal_handler(sig, stop.set) for sig in (signal.SIGINT, signal.SIGTERM)]
-    series = {name: deque(maxlen=SPARK_WIDTH) for name in SHOWN_STATES}
+    series = StateSeries()
     try:
         runner.start(users, spawn_rate=users)
-        with Live(view(watch, runner, started, duration, series), console=console,
+        with Live(view(watch, runner, started, duration, series, console), console=console,
                   auto_refresh=False, transient=False) as live:
             while not stop.is_set() and time.monotonic() - started < duration:
                 stop.wait(1.0)
-                live.update(view(watch, runner, started, duration, series), refresh=True)
+                live.update(view(watch, runner, started, duration, series, console), refresh=True)
     finally:
         for handler in handlers:
             handler.cancel()

@@ -15,12 +15,11 @@ import argparse
 import ctypes
 import json
 import os
-import select
 import signal
 import sys
-import time
 
 from harness.observe.leaks import DEFAULT_THRESHOLD_S
+from harness.observe.loop import Schedule, samples, stop_on_signals
 from harness.observe.sampler import Sampler
 
 PR_SET_PDEATHSIG = 1
@@ -37,26 +36,17 @@ def main(argv: list[str] | None = None) -> int:
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     if args.parent is not None and os.getppid() != args.parent:
         return 0  # the parent died before the death signal was armed
-    # SIGTERM only sets a flag (never cuts a line short); the wakeup pipe ends the wait
-    stopping: list[bool] = []
-    wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-    signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
-    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
-    next_at = time.monotonic()
-    with Sampler(args.netns, args.port, args.interval, args.leak_threshold) as sampler:
-        while True:
-            line = json.dumps(sampler.sample(), separators=(",", ":"))
+    # SIGTERM stops the schedule (never cuts a line short): one last sample, the end
+    with Sampler(args.netns, args.port, args.interval, args.leak_threshold) as sampler, \
+            Schedule(args.interval, last_on_stop=True) as schedule, \
+            stop_on_signals(schedule, (signal.SIGTERM,)):
+        for sample in samples(sampler, schedule):
             try:
-                sys.stdout.write(line + "\n")
+                sys.stdout.write(json.dumps(sample, separators=(",", ":")) + "\n")
                 sys.stdout.flush()
             except BrokenPipeError:
                 return 0
-            if stopping:
-                return 0
-            next_at = max(next_at + args.interval, time.monotonic() - args.interval)
-            delay = next_at - time.monotonic()
-            if delay > 0 and not stopping:
-                select.select([wake_r], [], [], delay)  # a SIGTERM: one last sample, the end
+    return 0
 
 
 if __name__ == "__main__":

@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 
 from harness.kernel.inet_diag import STATES
-from harness.load.collector import Collector, headroom, leak_count
-from harness.observe.thresholds import listener_fill
+from harness.load.collector import Collector
+from harness.observe.figures import fullest_listener, headroom, leak_count
 
 TAB_KEY = "tcp-states"
 SHOWN = ("ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT",
@@ -29,7 +29,7 @@ def table_rows(collector: Collector) -> list[dict]:
     rows = []
     for run in collector.hosts.values():
         s = run.latest
-        top = max(s.get("listeners") or [], key=listener_fill, default=None)
+        top = fullest_listener(s)
         room = headroom(s)
         rows.append({
             "host": run.label, "samples": run.samples,

@@ -14,7 +14,24 @@ from collections import Counter
 from harness.kernel.owners import socket_owners
 
 DEFAULT_THRESHOLD_S = 30.0
-KEPT_LEAKS = 1000  # leak rows remembered for the run summary
+
+
+def close_wait_rows(records, owners) -> list[dict]:
+    """A records.CloseWaitSocket per CLOSE_WAIT record (``age_s`` and ``leak`` are filled
+    by LeakTracker.update); ``owners`` maps inode -> Owner."""
+    rows = []
+    for r in records:
+        if r.state != "CLOSE_WAIT":
+            continue
+        owner = owners.get(r.inode)
+        rows.append({
+            "local": r.local, "remote": r.remote,
+            "pid": owner.pid if owner else None,
+            "process": owner.process if owner else None,
+            "fd": owner.fd if owner else None,
+            "age_s": None, "cookie": r.cookie,
+        })
+    return rows
 
 
 class OwnerCache:
@@ -39,12 +56,11 @@ class OwnerCache:
 
 
 class LeakTracker:
-    """Ages of CLOSE_WAIT sockets by cookie; the leaks of the run for its summary."""
+    """Ages of CLOSE_WAIT sockets by cookie (the run summary collects the leaks)."""
 
     def __init__(self, threshold_s: float = DEFAULT_THRESHOLD_S):
         self.threshold_s = threshold_s
         self._first_seen: dict[int, float] = {}
-        self.run_leaks: dict[int, dict] = {}  # cookie -> last row, bounded by KEPT_LEAKS
 
     def update(self, rows: list[dict], now: float) -> dict:
         """Fill ``age_s`` and ``leak`` in the close_wait ``rows`` (oldest first, in place)
@@ -60,9 +76,6 @@ class LeakTracker:
             del self._first_seen[gone]
         rows.sort(key=lambda r: (-(r["age_s"] or 0.0), r["local"], r["remote"]))
         leaks = [r for r in rows if r["leak"]]
-        for r in leaks:
-            if r["cookie"] in self.run_leaks or len(self.run_leaks) < KEPT_LEAKS:
-                self.run_leaks[r["cookie"]] = r
         per_process = Counter((r["pid"], r["process"]) for r in leaks)
         return {
             "threshold_s": self.threshold_s,
@@ -76,9 +89,3 @@ class LeakTracker:
         """The CLOSE_WAIT ``records`` first seen at least ``min_age_s`` before ``now``."""
         first = self._first_seen
         return [r for r in records if r.cookie in first and now - first[r.cookie] >= min_age_s]
-
-    def summary(self) -> dict:
-        rows = sorted(self.run_leaks.values(), key=lambda r: -r["age_s"])
-        keys = ("local", "remote", "pid", "process", "fd", "age_s")
-        return {"count": len(rows), "oldest_s": rows[0]["age_s"] if rows else None,
-                "sockets": [{k: r[k] for k in keys} for r in rows]}

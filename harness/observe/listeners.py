@@ -13,6 +13,15 @@ from collections import Counter
 WILDCARDS = ("0.0.0.0", "::")
 
 
+def queue_fill(accept_queue: int, backlog: int) -> float:
+    """accept_queue / (backlog + 1): the queue holds backlog + 1 before SYNs are dropped.
+
+    >>> queue_fill(6, 5)
+    1.0
+    """
+    return accept_queue / (backlog + 1)
+
+
 def syn_recv_by_port(records) -> Counter:
     """``{(local ip, port): n}`` of SYN_RECV sockets."""
     return Counter((r.src, r.sport) for r in records if r.state == "SYN_RECV")
@@ -38,7 +47,7 @@ def listener_rows(records, owners) -> list[dict]:
             "pid": owner.pid if owner else None,
             "process": owner.process if owner else None,
         })
-    rows.sort(key=lambda row: (-row["accept_queue"] / (row["backlog"] + 1), row["local"]))
+    rows.sort(key=lambda row: (-queue_fill(row["accept_queue"], row["backlog"]), row["local"]))
     return rows
 
 
@@ -51,7 +60,7 @@ def flag_listeners(rows: list[dict], overflows_per_s: float | None, ever_full: s
     of each listener seen full during the run.
     """
     for row in rows:
-        row["fill"] = round(row["accept_queue"] / (row["backlog"] + 1), 4)
+        row["fill"] = round(queue_fill(row["accept_queue"], row["backlog"]), 4)
         row["full"] = row["accept_queue"] > row["backlog"]
         row["overflows_per_s"] = overflows_per_s
         if row["full"]:

@@ -1,5 +1,7 @@
 """Reading a recorded run (JSONL from `socklife record` or the Locust plugin).
 
+Every line is validated against the sample contract (harness.schema) as it is read, and
+a line that breaks it is a RunFileError naming the file, the line and the field.
 Samples are folded into a RunSummary per sampling host (the Locust plugin's samples
 carry ``host``) as they are read, so a long run is never held in memory. A file
 without its summary line (a run that was killed) is summarised from its samples;
@@ -9,10 +11,10 @@ without its summary line (a run that was killed) is summarised from its samples;
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 
-from harness.observe.thresholds import NAMES, RunSummary, combine, observed
+from harness.observe.summary import RunSummary, combine
+from harness.schema.validate import ContractError, check_line
 
 
 class RunFileError(ValueError):
@@ -27,6 +29,7 @@ class Run:
 
 
 def _numbered(path: str):
+    """(line number, "sample" | "summary", doc) for each line, validated."""
     try:
         with open(path, encoding="utf-8") as f:
             for number, line in enumerate(f, 1):
@@ -38,7 +41,11 @@ def _numbered(path: str):
                     raise RunFileError(f"{path}:{number}: not a JSON line") from None
                 if not isinstance(doc, dict) or not ("summary" in doc or "states" in doc):
                     raise RunFileError(f"{path}:{number}: neither a sample nor a summary")
-                yield number, doc
+                try:
+                    kind = check_line(doc)
+                except ContractError as exc:
+                    raise RunFileError(f"{path}:{number}: {exc}") from None
+                yield number, kind, doc
     except FileNotFoundError:
         raise RunFileError(f"no such file: {path}") from None
     except IsADirectoryError:
@@ -54,39 +61,21 @@ def read_records(path: str):
 
     Raises RunFileError naming the file (and line) when it cannot be read as a run.
     """
-    for _number, doc in _numbered(path):
+    for _number, _kind, doc in _numbered(path):
         yield doc
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and not (
-        isinstance(value, float) and math.isnan(value))
 
 
 def load_run(path: str) -> Run:
     hosts: dict[object, RunSummary] = {}
     summary = None
-    for number, doc in _numbered(path):
-        if "summary" in doc:
+    for _number, kind, doc in _numbered(path):
+        if kind == "summary":
             summary = doc["summary"]
-            if not isinstance(summary, dict):
-                raise RunFileError(f"{path}:{number}: the summary is not an object")
             continue
-        folded = hosts.setdefault(str(doc.get("host")), RunSummary())
-        try:
-            folded.add(doc)
-        except (TypeError, AttributeError, KeyError, ValueError) as exc:
-            raise RunFileError(f"{path}:{number}: not a sample ({type(exc).__name__}: "
-                               f"{exc})") from None
+        hosts.setdefault(str(doc.get("host")), RunSummary()).add(doc)
     samples = sum(h.samples for h in hosts.values())
     if samples == 0:
         raise RunFileError(f"{path}: no samples")
-    computed = combine([h.summary() for h in hosts.values()])
+    computed = combine(list(hosts.values())).summary()
     merged = computed if summary is None else {**computed, **summary}
-    try:
-        bad = [name for name in NAMES if not _is_number(observed(name, merged))]
-    except (TypeError, AttributeError) as exc:
-        raise RunFileError(f"{path}: bad summary line ({exc})") from None
-    if bad:
-        raise RunFileError(f"{path}: bad summary line ({', '.join(bad)} not a number)")
     return Run(merged, samples, computed=summary is None)

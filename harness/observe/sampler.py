@@ -21,32 +21,62 @@ One sample is cheap whatever the number of TIME_WAIT sockets:
   those up (every process's fds read, often for a socket already gone) was a quarter
   of a sample's CPU. Until then a CLOSE_WAIT row's pid, fd and process are None.
 History is bounded (``history`` samples), so memory stays flat over long runs.
+
+Everything read from the kernel goes through ``reader`` (kernel.reader.NamespaceReader
+by default), so a test can run the sampler on recorded bytes without root; ``clock``
+gives the sample's time. A one-shot snapshot is a Sampler's first sample with
+``owner_after_s=0`` (every owner looked up) and ``meter=False`` (no cost section).
 """
 
 from __future__ import annotations
 
 import socket
 import time
-from collections import deque
+from collections import Counter, deque
 
 from harness.kernel import inet_diag as wire
-from harness.kernel.inet_diag import NOT_TIME_WAIT
-from harness.kernel.netns import entered
-from harness.kernel.sockdiag import FAMILIES, ONE_WALK, DumpResult, SockDiag
-from harness.kernel.sockstat import minisockets, read_sockstat, time_wait
-from harness.kernel.sysctls import read_sysctls
-from harness.observe.leaks import DEFAULT_THRESHOLD_S, LeakTracker, OwnerCache
+from harness.kernel.inet_diag import NOT_TIME_WAIT, STATES
+from harness.kernel.reader import NamespaceReader
+from harness.kernel.sockdiag import FAMILIES, ONE_WALK, DumpResult
+from harness.kernel.sockstat import minisockets, time_wait
+from harness.observe.leaks import DEFAULT_THRESHOLD_S, LeakTracker, OwnerCache, close_wait_rows
 from harness.observe.listeners import flag_listeners, listener_rows
 from harness.observe.ports import ephemeral_forecast, split_by_destination
-from harness.observe.snapshot import close_wait_rows, read_counters, state_counts
-from harness.observe.thresholds import RunSummary
+from harness.observe.summary import RunSummary
 from harness.observe.timewait import TimeWaitGroups, TimeWaitView, time_wait_analysis
+from harness.schema.records import SCHEMA
 
-MIN_INTERVAL_S = 0.05
-MAX_INTERVAL_S = 3600.0
 RATE_WINDOW_S = 10.0  # growth rates compare with the sample about this long ago
 DETAIL_CPU_SHARE = 0.05  # TIME_WAIT details are refreshed less often when they cost more
 OWNER_AFTER_S = 0.5  # a CLOSE_WAIT socket's owner is looked up once it has lasted this long
+# The kernel counters a sample carries (Tcp and TcpExt names, as nstat shows them).
+COUNTERS = (
+    "ListenOverflows", "ListenDrops", "TW", "TWRecycled", "TWKilled", "ActiveOpens",
+    "PassiveOpens", "AttemptFails", "EstabResets", "OutRsts", "RetransSegs",
+    "TCPTimeouts", "TCPSynRetrans", "TCPAbortOnTimeout", "TCPAbortOnClose",
+    "SyncookiesSent", "TCPReqQFullDrop", "TCPReqQFullDoCookies",
+)
+
+
+def state_counts(records) -> dict[str, int]:
+    """records.States of decoded records (every state present)."""
+    counts = Counter(r.state for r in records)
+    return {name: counts.get(name, 0) for name in STATES}
+
+
+class _Meter:
+    """The sampling process's own CPU and memory (psutil, imported on first use)."""
+
+    def __init__(self):
+        import psutil
+
+        self._proc = psutil.Process()
+
+    def read(self, sample_s: float, missed: int) -> dict:
+        cpu = self._proc.cpu_times()
+        return {"cpu_s": round(cpu.user + cpu.system, 3),
+                "rss_bytes": self._proc.memory_info().rss, "sample_s": round(sample_s, 6),
+                "missed": missed}
 
 
 class Sampler:
@@ -54,13 +84,17 @@ class Sampler:
 
     def __init__(self, netns: str | None = None, ports=(), interval: float = 1.0,
                  leak_threshold_s: float = DEFAULT_THRESHOLD_S, detail_s: float = 1.0,
-                 history: int | None = None):
+                 history: int | None = None, *, reader=None, clock=time.time,
+                 owner_after_s: float = OWNER_AFTER_S, meter: bool = True):
         self.netns = netns
         self.ports = tuple(ports)
         self.interval = interval
         self.detail_s = detail_s
-        self._diag = SockDiag(netns)
-        self._owners = OwnerCache()
+        self.reader = reader if reader is not None else NamespaceReader(netns)
+        self.clock = clock
+        self.owner_after_s = owner_after_s
+        self._meter = _Meter() if meter else None
+        self._owners = OwnerCache(self.reader.owners)
         self.leaks = LeakTracker(leak_threshold_s)
         n = history or max(2, int(max(60.0, RATE_WINDOW_S) / interval) + 1)
         self.history: deque = deque(maxlen=n)  # (time, states, tw count, open per dest)
@@ -72,10 +106,10 @@ class Sampler:
         self._sysctls: tuple[float, dict] | None = None
         self._tw_mostly_ours = False  # most TIME_WAIT sockets are on self.ports
         self._ever_full: set[str] = set()
-        self._run = RunSummary()
+        self.run = RunSummary()
 
     def close(self) -> None:
-        self._diag.close()
+        self.reader.close()
 
     def __enter__(self) -> Sampler:
         return self
@@ -92,8 +126,8 @@ class Sampler:
             return self._tw, False
         cpu = time.process_time()
         groups = TimeWaitGroups(listening, port_range)
-        self._diag.scan(groups.add_chunk, ["TIME_WAIT"], self.ports, self._tw_walk,
-                        reset=groups.clear)
+        self.reader.scan(groups.add_chunk, ["TIME_WAIT"], self.ports, self._tw_walk,
+                         reset=groups.clear)
         # One walk for both families while there is no IPv6 TIME_WAIT: with both, a
         # dump per family keeps each reply uniform (the column-counting fast path).
         self._tw_walk = FAMILIES if socket.AF_INET6 in groups.families else ONE_WALK
@@ -116,13 +150,13 @@ class Sampler:
         if fresh is not None:
             count = fresh.count
         elif self._tw_mostly_ours:
-            codes, fw2_mini, _ok = self._diag.count_codes(
+            codes, fw2_mini, _ok = self.reader.count_codes(
                 ["TIME_WAIT", "FIN_WAIT2"], self.ports, exclude_ports=True, families=ONE_WALK)
             count = max(0, total - codes[wire.TCP_TIME_WAIT] - fw2_mini
                         - _fin_wait2_minisockets(records))
         else:
-            codes, _fw2, _ok = self._diag.count_codes(["TIME_WAIT"], self.ports,
-                                                      families=ONE_WALK)
+            codes, _fw2, _ok = self.reader.count_codes(["TIME_WAIT"], self.ports,
+                                                       families=ONE_WALK)
             count = codes[wire.TCP_TIME_WAIT]
         self._tw_mostly_ours = 2 * count > total
         return count
@@ -136,19 +170,21 @@ class Sampler:
         def consume(buf, n, result):
             wire.decode_chunk(buf, n, out.append, result)
 
-        out.consistent = self._diag.scan(consume, NOT_TIME_WAIT, self.ports, ONE_WALK,
-                                         reset=out.clear)
+        out.consistent = self.reader.scan(consume, NOT_TIME_WAIT, self.ports, ONE_WALK,
+                                          reset=out.clear)
         return out
 
-    def sample(self) -> dict:
-        now = time.time()
-        with entered(self.netns):
-            sockstat = read_sockstat(ipv6=False)
+    def sample(self, missed: int = 0) -> dict:
+        """One records.Sample; ``missed``: ticks its loop skipped so far (loop.Schedule)."""
+        started = time.monotonic()
+        now = self.clock()
+        sockstat = self.reader.sockstat()
         records = self._open_sockets()
         if self._sysctls is None or now - self._sysctls[0] >= self.detail_s:
-            self._sysctls = (now, read_sysctls(self.netns))  # they seldom change: 1 s old at most
+            self._sysctls = (now, self.reader.sysctls())  # seldom change: 1 s old at most
         sysctls = self._sysctls[1]
-        counters = read_counters(self.netns)
+        flat = self.reader.counters()
+        counters = {name: flat[name] for name in COUNTERS if name in flat}
         states = state_counts(records)
         listening = {r.sport for r in records if r.state == "LISTEN"}
         tw, dumped_now = self._time_wait(now, listening,
@@ -159,9 +195,10 @@ class Sampler:
         else:
             states["TIME_WAIT"] = time_wait(sockstat, _fin_wait2_minisockets(records))
 
-        lasting = self.leaks.lasted([r for r in records if r.state == "CLOSE_WAIT"], now,
-                                    min(OWNER_AFTER_S, self.leaks.threshold_s))
-        owners = self._owners.resolve([r for r in records if r.state == "LISTEN"] + lasting)
+        cw = [r for r in records if r.state == "CLOSE_WAIT"]
+        if self.owner_after_s > 0:
+            cw = self.leaks.lasted(cw, now, min(self.owner_after_s, self.leaks.threshold_s))
+        owners = self._owners.resolve([r for r in records if r.state == "LISTEN"] + cw)
         rates = self._rates(now, counters)
         listeners = listener_rows(records, owners)
         flag_listeners(listeners, rates.get("ListenOverflows"), self._ever_full)
@@ -181,9 +218,10 @@ class Sampler:
         ephemeral = ephemeral_forecast(open_by, tw.by_dest, in_use, sysctls, open_growth)
         self.history.append((now, states, states["TIME_WAIT"], dict(open_by)))
         sample = {
+            "schema": SCHEMA,
             "time": round(now, 3),
             "netns": self.netns,
-            "consistent": getattr(records, "consistent", True),
+            "consistent": records.consistent,
             "interval_s": self.interval,
             "ports": list(self.ports),
             "states": states,
@@ -196,7 +234,9 @@ class Sampler:
             "rates": rates,
             "sysctls": sysctls,
         }
-        self._run.add(sample)
+        if self._meter is not None:
+            sample["sampler"] = self._meter.read(time.monotonic() - started, missed)
+        self.run.add(sample)
         return sample
 
     def _rates(self, now: float, counters: dict) -> dict:
@@ -214,7 +254,8 @@ class Sampler:
         return None
 
     def summary(self, eaddrnotavail: int = 0) -> dict:
-        return {**self._run.summary(eaddrnotavail), "leaks": self.leaks.summary()}
+        """The records.Summary of the samples taken so far."""
+        return self.run.summary(eaddrnotavail)
 
 
 def _fin_wait2_minisockets(records) -> int:

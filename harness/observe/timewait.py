@@ -174,8 +174,9 @@ def expiry_summary(hist: Counter) -> dict:
         if seen * 2 >= total:
             p50 = b
             break
+    # the last bucket's upper edge, but no timer runs longer than TIME_WAIT itself
     return {"min": bucket_seconds(buckets[0]), "p50": bucket_seconds(p50),
-            "max": round(bucket_seconds(buckets[-1] + 1), 3)}
+            "max": round(min(bucket_seconds(buckets[-1] + 1), TIME_WAIT_S), 3)}
 
 
 def time_wait_analysis(count: int, hist: Counter, growth_per_s: float | None) -> dict:

@@ -16,8 +16,9 @@ import tempfile
 from collections import defaultdict
 from html import escape
 
+from harness.observe.figures import listener_fill
 from harness.observe.runfile import RunFileError, read_records
-from harness.observe.thresholds import RunSummary, listener_fill
+from harness.observe.summary import RunSummary
 
 MAX_POINTS = 2000
 TOP = 5

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 from harness.errors import UsageProblem
+from harness.schema.records import SCHEMA
 
 
 class JsonlWriter:
@@ -30,7 +31,7 @@ class JsonlWriter:
             return
         try:
             if summary is not None:
-                self.write({"summary": summary})
+                self.write({"schema": SCHEMA, "summary": summary})
         finally:
             self._file.close()
 
@@ -39,16 +40,3 @@ class JsonlWriter:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def read_jsonl(path: str) -> tuple[list[dict], dict | None]:
-    """(samples, summary or None) of a record file."""
-    samples, summary = [], None
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            obj = json.loads(line)
-            if "summary" in obj:
-                summary = obj["summary"]
-            else:
-                samples.append(obj)
-    return samples, summary

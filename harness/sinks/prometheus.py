@@ -48,7 +48,7 @@ class SamplerCollector:
         dur = GaugeMetricFamily(PREFIX + "scrape_duration_seconds",
                                 "Time taken to read the kernel for the sample behind this "
                                 "scrape (sock_diag dump, /proc counters, owners).")
-        dur.add_metric([], sample.get("sample_duration_s", 0.0))
+        dur.add_metric([], (sample.get("sampler") or {}).get("sample_s", 0.0))
         yield dur
 
     def _states(self, s):

@@ -3,6 +3,7 @@
 from harness.kernel.inet_diag import SocketRecord
 from harness.kernel.owners import Owner
 from harness.observe.leaks import LeakTracker, OwnerCache
+from harness.observe.summary import RunSummary
 
 
 def row(cookie, pid=10, local="127.0.0.1:7000", remote="127.0.0.1:40000"):
@@ -24,8 +25,12 @@ def test_ages_grow_from_first_sighting_and_leaks_pass_the_threshold():
                                                                      (2, 1.5, False)]
     assert block == {"threshold_s": 2.0, "count": 1, "oldest_s": 3.0,
                      "by_process": [{"pid": 10, "process": "srv", "count": 1}]}
-    summary = t.summary()
-    assert summary["count"] == 1 and summary["sockets"][0]["age_s"] == 3.0
+    run = RunSummary()
+    run.add({"time": 103.0, "close_wait": rows})
+    leaks = run.summary()["leaks"]
+    assert leaks["count"] == 1 and leaks["oldest_s"] == 3.0
+    assert leaks["sockets"] == [{"local": "127.0.0.1:7000", "remote": "127.0.0.1:40000",
+                                 "pid": 10, "process": "srv", "fd": 5, "age_s": 3.0}]
 
 
 def test_a_socket_that_leaves_is_forgotten():

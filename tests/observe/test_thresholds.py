@@ -1,4 +1,4 @@
-"""Rules, run summaries and baselines (harness.observe.thresholds/runfile/baseline)."""
+"""Rules, run summaries and baselines (harness.observe.thresholds/summary/runfile/baseline)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import pytest
 
 from harness.observe import baseline
 from harness.observe.runfile import RunFileError, load_run
-from harness.observe.thresholds import NAMES, RunSummary, combine, evaluate, parse_rule
+from harness.observe.summary import RunSummary, combine
+from harness.observe.thresholds import NAMES, evaluate, parse_rule
 
 
 def test_parse_rule():
@@ -59,23 +60,39 @@ def test_close_wait_rows_without_cookie_are_told_apart_by_address():
     assert folded.summary()["close_wait_settled_max"] == 0
 
 
+def _host(times, tw, overflows, leaks=(), fill=0.0, in_use=0, cpu=None):
+    run = RunSummary()
+    for i, t in enumerate(times):
+        run.add({"time": t, "states": {"TIME_WAIT": tw[i]},
+                 "counters": {"ListenOverflows": overflows[i]},
+                 "listeners": [{"local": "127.0.0.1:1", "accept_queue": 0, "backlog": 1,
+                                "fill": fill}],
+                 "ephemeral": {"usable": 1000, "by_destination": [
+                     {"remote": "10.0.0.1:80", "in_use": in_use, "fraction": in_use / 1000}]},
+                 "close_wait": [{"cookie": c, "local": "l", "remote": "r", "leak": True,
+                                 "age_s": 40.0 + i} for c in leaks],
+                 **({"sampler": {"cpu_s": cpu[i], "rss_bytes": 1000 * (i + 1),
+                                 "sample_s": 0.01, "missed": i}} if cpu else {})})
+    return run
+
+
 def test_combine_takes_the_worst_host_and_sums_events():
-    a = {"samples": 2, "started": 1.0, "ended": 3.0, "peaks": {"TIME_WAIT": 10},
-         "leaks": {"count": 1, "oldest_s": 40.0}, "listen_overflows": 2,
-         "listeners_ever_full": ["127.0.0.1:1"], "ephemeral_fraction_max": 0.1,
-         "ephemeral_headroom_min": 100, "accept_queue_fill_max": 1.0,
-         "close_wait_settled_max": 1}
-    b = {"samples": 3, "started": 2.0, "ended": 5.0, "peaks": {"TIME_WAIT": 30},
-         "leaks": {"count": 2, "oldest_s": 31.0}, "listen_overflows": 1,
-         "listeners_ever_full": [], "ephemeral_fraction_max": 0.4,
-         "ephemeral_headroom_min": None, "accept_queue_fill_max": 0.5,
-         "close_wait_settled_max": 0}
-    both = combine([a, b])
-    assert both["samples"] == 5 and both["duration_s"] == 4.0
+    a = _host([1.0, 3.0], [10, 4], [100, 102], leaks=(7,), fill=1.0, in_use=900,
+              cpu=[1.0, 1.2])
+    b = _host([2.0, 5.0], [30, 1], [0, 1], leaks=(7, 8), fill=0.5, in_use=100,
+              cpu=[0.0, 0.9])
+    both = combine([a, b]).summary()
+    assert both["samples"] == 4 and both["duration_s"] == 4.0
     assert both["peaks"]["TIME_WAIT"] == 30 == both["time_wait_peak"]
-    assert both["leaks"] == {"count": 3, "oldest_s": 40.0} and both["listen_overflows"] == 3
-    assert both["ephemeral_fraction_max"] == 0.4 and both["ephemeral_headroom_min"] == 100
-    assert both["accept_queue_fill_max"] == 1.0 and both["close_wait_settled_max"] == 1
+    # the same cookie on two hosts is two sockets
+    assert both["leaks"]["count"] == 3 and both["leaks"]["oldest_s"] == 41.0
+    assert both["listen_overflows"] == 3  # growth during the run, summed over hosts
+    assert both["ephemeral_fraction_max"] == 0.9 and both["ephemeral_headroom_min"] == 100
+    assert both["accept_queue_fill_max"] == 1.0
+    assert both["listeners_ever_full"] == ["127.0.0.1:1"]
+    assert both["sampler_cpu_share"] == 0.3  # the worst host: 0.9 s over 3 s
+    assert both["sampler_rss_bytes"] == 2000 and both["samples_missed"] == 2
+    assert a.summary()["samples"] == 2  # the parts are left as they were
 
 
 def test_killed_distributed_run_is_folded_per_host(fixture_path):
@@ -95,12 +112,18 @@ def test_summary_line_wins_over_the_folded_samples(fixture_path):
 
 
 @pytest.mark.parametrize("lines, needle", [
-    (['{"states": {"TIME_WAIT": "many"}}'], ":1: not a sample"),
-    (['{"states": {}, "listeners": [{"local": "x"}]}'], ":1: not a sample"),
+    (['{"states": {"TIME_WAIT": "many"}}'],
+     ":1: states.TIME_WAIT: expected an integer, got a string"),
+    (['{"states": {}, "listeners": [{"local": "x"}]}'],
+     ":1: listeners\\[0\\]: missing field 'accept_queue'"),
     (['[1, 2]'], ":1: neither a sample nor a summary"),
-    (['{"states": {}}', '{"summary": 3}'], ":2: the summary is not an object"),
-    (['{"states": {}}', '{"summary": {"peaks": [1]}}'], "bad summary line"),
-    (['{"states": {}}', '{"summary": {"listen_overflows": "8"}}'], "bad summary line"),
+    (['{"states": {}}', '{"summary": 3}'], ":2: summary: expected an object, got an integer"),
+    (['{"states": {}}', '{"summary": {"peaks": [1]}}'],
+     ":2: summary.peaks: expected an object, got a list"),
+    (['{"states": {}}', '{"summary": {"listen_overflows": "8"}}'],
+     ":2: summary.listen_overflows: expected an integer"),
+    (['{"schema": 9, "states": {}}'], ":1: schema: written by a newer socklife"),
+    (['{"schema": 1, "states": {}}'], ":1: missing field 'time'"),
     (['{"summary": {"samples": 0}}'], "no samples"),
     ([], "no samples"),
 ])

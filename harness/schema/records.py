@@ -1,0 +1,329 @@
+"""The sample contract: every record socklife writes, declared once, with its fields'
+types, units and meaning.
+
+A sample travels as JSON (a line of ``socklife record``, the output of ``snapshot
+--json``, a line of the Locust sampler child, the exporter's ``/api/v1/sample``), so
+each record is a ``TypedDict``: producers build plain dicts (no conversion in the hot
+path), static checkers see the keys, and the same declarations give the JSON Schema
+(``harness/schema/sample.schema.json``), the validator the readers use
+(``harness.schema.validate``) and docs/record-format.md. A field is
+``Annotated[type, F(meaning, unit)]``; ``NotRequired`` marks a field only some producers
+write (they say which).
+
+``SCHEMA`` is written in every line (``"schema": 1``). It changes only when a field
+changes meaning or type or a required field goes; a new optional field keeps it.
+
+    >>> sorted(Listener.__required_keys__)[:3]
+    ['accept_queue', 'backlog', 'ever_full']
+"""
+
+from dataclasses import dataclass
+from typing import Annotated, Literal, NotRequired, TypedDict
+
+SCHEMA = 1
+
+
+@dataclass(frozen=True)
+class F:
+    """A field's meaning and unit (``""`` for none: names, flags, counts of things)."""
+
+    doc: str
+    unit: str = ""
+
+
+# --- A sample's parts ----------------------------------------------------------------
+
+class States(TypedDict):
+    """Sockets per TCP state (the kernel's TCP_* names without the prefix), every state
+    present. SYN_RECV counts the request sockets of the SYN queue (TCP_NEW_SYN_RECV)."""
+
+    ESTABLISHED: Annotated[int, F("open connections", "sockets")]
+    SYN_SENT: Annotated[int, F("connect() sent a SYN, no answer yet", "sockets")]
+    SYN_RECV: Annotated[int, F("handshakes half done: SYN queue (request sockets)",
+                               "sockets")]
+    FIN_WAIT1: Annotated[int, F("closed here, FIN not yet acknowledged", "sockets")]
+    FIN_WAIT2: Annotated[int, F("closed here, FIN acknowledged, waiting for the peer's "
+                                "FIN (full sockets and orphaned minisockets)", "sockets")]
+    TIME_WAIT: Annotated[int, F("closed first here; the port is held for 60 s "
+                                "(TCP_TIMEWAIT_LEN)", "sockets")]
+    CLOSE: Annotated[int, F("closed, not yet freed", "sockets")]
+    CLOSE_WAIT: Annotated[int, F("the peer closed; this side's application has not "
+                                 "called close()", "sockets")]
+    LAST_ACK: Annotated[int, F("closed second here, waiting for the last ACK", "sockets")]
+    LISTEN: Annotated[int, F("listening sockets", "sockets")]
+    CLOSING: Annotated[int, F("both sides closed at once (simultaneous close)", "sockets")]
+
+
+class Listener(TypedDict):
+    """A listening socket and its queues, fullest first."""
+
+    local: Annotated[str, F("address it listens on: ip:port, [v6]:port")]
+    accept_queue: Annotated[int, F("connections completed and not yet accept()ed "
+                                   "(idiag_rqueue)", "sockets")]
+    backlog: Annotated[int, F("effective listen() backlog (idiag_wqueue, capped by "
+                              "somaxconn); the queue holds backlog + 1", "sockets")]
+    syn_recv: Annotated[int, F("its request sockets in SYN_RECV (the SYN queue)",
+                               "sockets")]
+    pid: Annotated[int | None, F("process holding it (null: not found or not allowed)")]
+    process: Annotated[str | None, F("that process's name (comm)")]
+    fill: Annotated[float, F("accept_queue / (backlog + 1): 1.0 means new SYNs are "
+                             "dropped", "ratio")]
+    full: Annotated[bool, F("accept_queue > backlog now")]
+    overflows_per_s: Annotated[float | None, F(
+        "ListenOverflows rate of the namespace (one counter for every listener; null in "
+        "the first sample)", "1/s")]
+    ever_full: Annotated[bool, F("seen full at some sample of this run")]
+
+
+class CloseWaitSocket(TypedDict):
+    """A socket in CLOSE_WAIT, oldest first."""
+
+    local: Annotated[str, F("its local address, ip:port")]
+    remote: Annotated[str, F("the peer that closed, ip:port")]
+    pid: Annotated[int | None, F("process holding it (looked up once it has lasted "
+                                 "0.5 s or the leak threshold; null until then)")]
+    process: Annotated[str | None, F("that process's name")]
+    fd: Annotated[int | None, F("the file descriptor in that process")]
+    age_s: Annotated[float | None, F("time since this run first saw it in CLOSE_WAIT "
+                                     "(null in that very sample)", "s")]
+    cookie: Annotated[int, F("the kernel's socket cookie (idiag_cookie): one socket's "
+                             "identity across samples")]
+    leak: Annotated[bool, F("age_s >= the leak threshold")]
+
+
+class LeakOwner(TypedDict):
+    pid: Annotated[int | None, F("process holding leaked sockets")]
+    process: Annotated[str | None, F("its name")]
+    count: Annotated[int, F("leaked sockets it holds", "sockets")]
+
+
+class Leaks(TypedDict):
+    """CLOSE_WAIT sockets older than the leak threshold, in this sample."""
+
+    threshold_s: Annotated[float, F("a CLOSE_WAIT socket this old is a leak", "s")]
+    count: Annotated[int, F("leaks now", "sockets")]
+    oldest_s: Annotated[float | None, F("age of the oldest leak", "s")]
+    by_process: Annotated[list[LeakOwner], F("leaks per holding process, most first")]
+
+
+class Expiry(TypedDict):
+    """Time left on TIME_WAIT timers, at the 0.256 s resolution of the histogram
+    (idiag_expires >> 8 ms); null when there is no TIME_WAIT socket."""
+
+    min: Annotated[float | None, F("soonest expiry", "s")]
+    p50: Annotated[float | None, F("median", "s")]
+    max: Annotated[float | None, F("latest expiry (upper edge of its bucket)", "s")]
+
+
+class TimeWait(TypedDict):
+    """TIME_WAIT now, and where it is heading."""
+
+    count: Annotated[int, F("TIME_WAIT sockets (the same as states.TIME_WAIT)", "sockets")]
+    expires_s: Annotated[Expiry, F("time left on their timers")]
+    growth_per_s: Annotated[float | None, F(
+        "change of count per second over the last ~10 s (null: no earlier sample)", "1/s")]
+    close_rate_per_s: Annotated[float, F(
+        "closes into TIME_WAIT per second, read from the timers of the sockets closed in "
+        "the last 10 s", "1/s")]
+    steady_state: Annotated[int, F("count the current close rate leads to "
+                                   "(close rate x 60 s)", "sockets")]
+    drained_in_s: Annotated[float, F("time until the last of them expires", "s")]
+
+
+class Destination(TypedDict):
+    """Ephemeral ports held towards one destination, and the forecast."""
+
+    remote: Annotated[str, F("destination ip:port")]
+    in_use: Annotated[int, F("local ports held towards it (open and TIME_WAIT)", "ports")]
+    fraction: Annotated[float, F("in_use / usable", "ratio")]
+    rate_per_s: Annotated[float, F("new connections to it per second (closes into "
+                                   "TIME_WAIT plus growth of the open ones)", "1/s")]
+    exhausted_in_s: Annotated[float | None, F(
+        "forecast time until connect() to it fails with EADDRNOTAVAIL (null: it will "
+        "not at this rate)", "s")]
+    forecast: Annotated[str, F("the forecast in words")]
+
+
+class Ephemeral(TypedDict):
+    """Ephemeral (client) ports against ip_local_port_range."""
+
+    range: Annotated[tuple[int, int], F("ip_local_port_range [low, high]", "ports")]
+    usable: Annotated[int, F("ports in the range less ip_local_reserved_ports", "ports")]
+    in_use: Annotated[int, F("distinct ports of the range held by client sockets",
+                             "ports")]
+    by_destination: Annotated[list[Destination], F("per destination, most used first")]
+
+
+class Sysctls(TypedDict, total=False):
+    """The namespace's TCP sysctls (all per network namespace); one the kernel lacks is
+    left out. Refreshed at most once a second."""
+
+    ip_local_port_range: Annotated[tuple[int, int], F("[low, high] ephemeral ports", "ports")]
+    ip_local_reserved_ports: Annotated[list[tuple[int, int]], F("reserved [low, high] ranges",
+                                                          "ports")]
+    tcp_tw_reuse: Annotated[int, F("0 never, 1 everywhere, 2 loopback only: connect() "
+                                   "may take the port of a TIME_WAIT socket")]
+    tcp_fin_timeout: Annotated[int, F("lifetime of an orphaned FIN_WAIT2", "s")]
+    somaxconn: Annotated[int, F("cap on a listen() backlog", "sockets")]
+    tcp_max_syn_backlog: Annotated[int, F("cap on the SYN queue", "sockets")]
+    tcp_max_tw_buckets: Annotated[int, F("cap on TIME_WAIT sockets", "sockets")]
+    tcp_abort_on_overflow: Annotated[int, F("1: a final ACK meeting a full accept queue "
+                                            "is answered with RST")]
+    tcp_syncookies: Annotated[int, F("0 off, 1 when the SYN queue overflows, 2 always")]
+    tcp_keepalive_time: Annotated[int, F("idle time before keepalive probes", "s")]
+    tcp_keepalive_intvl: Annotated[int, F("time between keepalive probes", "s")]
+    tcp_keepalive_probes: Annotated[int, F("unanswered probes before the connection "
+                                           "is dropped")]
+    tcp_synack_retries: Annotated[int, F("SYN+ACK retransmissions of a listener")]
+    tcp_syn_retries: Annotated[int, F("SYN retransmissions of connect()")]
+    tcp_retries2: Annotated[int, F("retransmission budget of an established connection "
+                                   "(turned into a time by the kernel)")]
+
+
+class SamplerCost(TypedDict):
+    """What the observer itself costs, so a user sees it beside what it observes."""
+
+    cpu_s: Annotated[float, F("CPU time of the sampling process so far (user + system)",
+                              "s")]
+    rss_bytes: Annotated[int, F("resident memory of the sampling process now", "bytes")]
+    sample_s: Annotated[float, F("wall time this sample took to read the kernel", "s")]
+    missed: Annotated[int, F("ticks of the sampling cadence skipped so far because a "
+                             "sample ran past the next one")]
+
+
+class LocustFigures(TypedDict):
+    """Locust's own figures when the sample arrived (Locust plugin only)."""
+
+    rps: Annotated[float, F("requests per second over the last seconds", "1/s")]
+    failures_per_s: Annotated[float, F("failures per second", "1/s")]
+    users: Annotated[int, F("running Users")]
+
+
+class Sample(TypedDict):
+    """One reading of a namespace's TCP sockets: a line of ``socklife record``, the output
+    of ``snapshot --json``, a line of the Locust plugin's ``--socklife-record``."""
+
+    schema: Annotated[int, F("version of this contract (SCHEMA)")]
+    time: Annotated[float, F("when the sample was taken (Unix time)", "s")]
+    netns: Annotated[str | None, F("namespace sampled, as asked (null: the sampler's "
+                                   "own)")]
+    consistent: Annotated[bool, F("false when the kernel flagged a dump as interrupted "
+                                  "by changes on every retry: counts are approximate")]
+    interval_s: Annotated[float, F("the sampling interval asked for", "s")]
+    ports: Annotated[list[int], F("the --port filter (empty: every socket)")]
+    states: Annotated[States, F("sockets per state")]
+    listeners: Annotated[list[Listener], F("listening sockets, fullest queue first")]
+    close_wait: Annotated[list[CloseWaitSocket], F("CLOSE_WAIT sockets, oldest first")]
+    leaks: Annotated[Leaks, F("CLOSE_WAIT sockets past the leak threshold")]
+    time_wait: Annotated[TimeWait, F("TIME_WAIT and its forecast")]
+    ephemeral: Annotated[Ephemeral, F("ephemeral ports and their exhaustion forecast")]
+    counters: Annotated[dict[str, int], F(
+        "kernel Tcp/TcpExt counters, cumulative since the namespace was made "
+        "(ListenOverflows, ListenDrops, TW, TWRecycled, TWKilled, ActiveOpens, "
+        "PassiveOpens, AttemptFails, EstabResets, OutRsts, RetransSegs, TCPTimeouts, "
+        "TCPSynRetrans, TCPAbortOnTimeout, TCPAbortOnClose, SyncookiesSent, "
+        "TCPReqQFullDrop, TCPReqQFullDoCookies; one the kernel lacks is left out)")]
+    rates: Annotated[dict[str, float], F(
+        "the same counters per second since the previous sample (empty in the first)",
+        "1/s")]
+    sysctls: Annotated[Sysctls, F("the namespace's TCP sysctls")]
+    sampler: NotRequired[Annotated[SamplerCost, F(
+        "the sampler's own cost (samples of a run; absent from a one-shot snapshot)")]]
+    host: NotRequired[Annotated[str, F("sampling host, host name/namespace (Locust "
+                                       "plugin records)")]]
+    locust: NotRequired[Annotated[LocustFigures, F("Locust's figures (Locust plugin "
+                                                   "records)")]]
+
+
+# --- The run summary -----------------------------------------------------------------
+
+class LeakedSocket(TypedDict):
+    local: Annotated[str, F("its local address")]
+    remote: Annotated[str, F("its peer")]
+    pid: Annotated[int | None, F("holding process")]
+    process: Annotated[str | None, F("its name")]
+    fd: Annotated[int | None, F("file descriptor")]
+    age_s: Annotated[float, F("the oldest age it was seen at", "s")]
+
+
+class RunLeaks(TypedDict):
+    count: Annotated[int, F("distinct sockets that were leaks at some sample", "sockets")]
+    oldest_s: Annotated[float | None, F("the oldest age a leak reached", "s")]
+    sockets: Annotated[list[LeakedSocket], F("those sockets, oldest first (at most "
+                                             "1,000 per host)")]
+
+
+class Summary(TypedDict):
+    """A run folded into its figures: the last line of a record file, what `check`
+    judges. Over several hosts (the Locust plugin): the worst host for peaks, extremes
+    and fills, the sum for counts of events."""
+
+    samples: Annotated[int, F("samples taken")]
+    duration_s: Annotated[float, F("first to last sample", "s")]
+    started: Annotated[float | None, F("first sample (Unix time)", "s")]
+    ended: Annotated[float | None, F("last sample (Unix time)", "s")]
+    peaks: Annotated[States, F("the highest count of each state at any sample")]
+    leaks: Annotated[RunLeaks, F("CLOSE_WAIT leaks of the run")]
+    listen_overflows: Annotated[int, F("ListenOverflows growth during the run (not the "
+                                       "namespace's lifetime counter)")]
+    listeners_ever_full: Annotated[list[str], F("listeners seen with a full accept "
+                                                "queue")]
+    eaddrnotavail: Annotated[int, F("connect() failures with EADDRNOTAVAIL (Locust's "
+                                    "error table; 0 elsewhere)")]
+    ephemeral_fraction_max: Annotated[float, F("highest share of the usable range held "
+                                               "towards one destination", "ratio")]
+    ephemeral_headroom_min: Annotated[int | None, F(
+        "fewest usable ports left for the busiest destination (null: never any in use)",
+        "ports")]
+    accept_queue_fill_max: Annotated[float, F("fullest accept queue, accept_queue / "
+                                              "(backlog + 1)", "ratio")]
+    time_wait_peak: Annotated[int, F("the same as peaks.TIME_WAIT", "sockets")]
+    close_wait_settled_max: Annotated[int, F(
+        "highest count of CLOSE_WAIT sockets still there one sample later (a socket "
+        "about to be closed is not counted)", "sockets")]
+    samples_missed: Annotated[int, F("sampling ticks skipped because a sample ran past "
+                                     "the next one (the sampler fell behind; summed "
+                                     "over hosts)")]
+    sampler_cpu_share: Annotated[float | None, F(
+        "the sampler's CPU over the run, as a share of one core (the worst host's)",
+        "ratio")]
+    sampler_rss_bytes: Annotated[int | None, F("the sampler's largest resident memory",
+                                               "bytes")]
+    hosts: NotRequired[Annotated[dict[str, int], F("samples per sampling host (Locust "
+                                                   "plugin)")]]
+
+
+class SummaryLine(TypedDict):
+    """The last line of a record file."""
+
+    schema: Annotated[int, F("version of this contract")]
+    summary: Annotated[Summary, F("the run's figures")]
+
+
+# --- What `check --json` prints -------------------------------------------------------
+
+class Verdict(TypedDict):
+    rule: Annotated[str, F("the rule as given, NAME=N (baseline rules prefixed)")]
+    name: Annotated[str, F("the figure judged")]
+    kind: Annotated[Literal["max", "min"], F("max: observed <= limit; min: >=")]
+    limit: Annotated[float, F("the limit")]
+    observed: Annotated[float, F("the run's value")]
+    passed: Annotated[bool, F("whether the rule holds")]
+
+
+class CheckReport(TypedDict):
+    """`socklife check --json`."""
+
+    schema: Annotated[int, F("version of this contract")]
+    file: Annotated[str, F("the recording judged")]
+    samples: Annotated[int, F("samples read from it")]
+    summary_computed: Annotated[bool, F("true when the file had no summary line (a "
+                                        "killed run) and it was computed from the "
+                                        "samples")]
+    verdicts: Annotated[list[Verdict], F("one per rule, in the order given")]
+    passed: Annotated[bool, F("every rule holds")]
+
+
+RECORDS = (States, Listener, CloseWaitSocket, LeakOwner, Leaks, Expiry, TimeWait,
+           Destination, Ephemeral, Sysctls, SamplerCost, LocustFigures, Sample,
+           LeakedSocket, RunLeaks, Summary, SummaryLine, Verdict, CheckReport)

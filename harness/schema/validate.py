@@ -1,0 +1,211 @@
+"""Validate JSON values against the records (harness.schema.records), as the readers do.
+
+Each record compiles once into a checker; a value that does not fit raises
+ContractError naming the field's path and what was wrong::
+
+    >>> from harness.schema.records import Listener
+    >>> row = {"local": "127.0.0.1:80", "accept_queue": 0, "backlog": "5"}
+    >>> validate(row, Listener, partial=True)
+    Traceback (most recent call last):
+    ...
+    harness.schema.validate.ContractError: backlog: expected an integer, got a string
+
+Floats must be finite (JSON has no NaN); an integer is a number; true is not an integer.
+``partial`` accepts missing fields of records other than list rows (lines written
+before the contract had a version lack sections added since, never a row's field).
+Unknown fields are refused: a producer cannot add one without declaring it.
+"""
+
+import math
+from functools import cache
+
+from harness.schema.records import SCHEMA, Sample, SummaryLine
+from harness.schema.shape import fields
+
+NAMES = {"int": "an integer", "float": "a number", "str": "a string", "bool": "true or false",
+         "null": "null", "list": "a list", "tuple": "a list", "dict": "an object",
+         "record": "an object", "literal": "one of"}
+
+
+class ContractError(ValueError):
+    """A value that breaks the contract: ``where`` (a field path) and ``problem``."""
+
+    def __init__(self, where: str, problem: str):
+        super().__init__(f"{where}: {problem}" if where else problem)
+        self.where, self.problem = where, problem
+
+
+class _Bad(Exception):
+    def __init__(self, problem: str):
+        self.problem = problem
+        self.path: list[str] = []  # innermost first, filled on the way out
+
+
+def _got(value) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number" if math.isfinite(value) else str(value)
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def _expected(sh: tuple) -> str:
+    if sh[0] == "union":
+        return " or ".join(_expected(s) for s in sh[1])
+    if sh[0] == "literal":
+        return "one of " + ", ".join(map(repr, sh[1]))
+    if sh[0] == "tuple":
+        return f"a list of {len(sh[1])}"
+    return NAMES[sh[0]]
+
+
+def _fail(sh: tuple, value):
+    raise _Bad(f"expected {_expected(sh)}, got {_got(value)}")
+
+
+def _compile(sh: tuple, partial: bool):
+    kind = sh[0]
+    if kind == "int":
+        def check(v):
+            if type(v) is not int:
+                _fail(sh, v)
+    elif kind == "float":
+        def check(v):
+            t = type(v)
+            if t is float:
+                if not math.isfinite(v):
+                    _fail(sh, v)
+            elif t is not int:
+                _fail(sh, v)
+    elif kind in ("str", "bool"):
+        want = str if kind == "str" else bool
+
+        def check(v):
+            if type(v) is not want:
+                _fail(sh, v)
+    elif kind == "null":
+        def check(v):
+            if v is not None:
+                _fail(sh, v)
+    elif kind == "literal":
+        allowed = sh[1]
+
+        def check(v):
+            if not any(type(v) is type(a) and v == a for a in allowed):
+                _fail(sh, v)
+    elif kind == "union":
+        options = [_compile(s, partial) for s in sh[1]]
+
+        def check(v):
+            for option in options:
+                try:
+                    option(v)
+                    return
+                except _Bad:
+                    continue
+            _fail(sh, v)
+    elif kind == "list":
+        item = _compile(sh[1], False)  # rows kept their shape: only sections are partial
+
+        def check(v):
+            if type(v) is not list:
+                _fail(sh, v)
+            for i, x in enumerate(v):
+                try:
+                    item(x)
+                except _Bad as bad:
+                    bad.path.append(f"[{i}]")
+                    raise
+    elif kind == "tuple":
+        items = [_compile(s, partial) for s in sh[1]]
+
+        def check(v):
+            if type(v) is not list or len(v) != len(items):
+                _fail(sh, v)
+            for i, (c, x) in enumerate(zip(items, v, strict=True)):
+                try:
+                    c(x)
+                except _Bad as bad:
+                    bad.path.append(f"[{i}]")
+                    raise
+    elif kind == "dict":
+        value_check = _compile(sh[1], partial)
+
+        def check(v):
+            if type(v) is not dict:
+                _fail(sh, v)
+            for k, x in v.items():
+                try:
+                    value_check(x)
+                except _Bad as bad:
+                    bad.path.append(f".{k}")
+                    raise
+    else:  # record
+        check = _record_checker(sh[1], partial)
+    return check
+
+
+@cache
+def _record_checker(record, partial: bool):
+    declared = fields(record)
+    required = [name for name, (_sh, _doc, is_required) in declared if is_required]
+    compiled = {name: _compile(sh, partial) for name, (sh, _doc, _req) in declared}
+    sh_self = ("record", record)
+
+    def check(v):
+        if type(v) is not dict:
+            _fail(sh_self, v)
+        if not partial:
+            for name in required:
+                if name not in v:
+                    raise _Bad(f"missing field {name!r}")
+        for k, x in v.items():
+            c = compiled.get(k)
+            if c is None:
+                raise _Bad(f"unknown field {k!r}")
+            try:
+                c(x)
+            except _Bad as bad:
+                bad.path.append(f".{k}")
+                raise
+    return check
+
+
+def validate(value, record, partial: bool = False) -> None:
+    """Raise ContractError unless ``value`` fits ``record`` (a TypedDict of records.py)."""
+    try:
+        _record_checker(record, partial)(value)
+    except _Bad as bad:
+        raise ContractError("".join(reversed(bad.path)).lstrip("."), bad.problem) from None
+
+
+def check_line(doc) -> str:
+    """Validate one line of a record file; "sample" or "summary".
+
+    A line without ``schema`` was written before the contract was versioned: its fields
+    are checked where present. A newer schema than this socklife reads is refused.
+    """
+    if not isinstance(doc, dict):
+        raise ContractError("", f"expected an object, got {_got(doc)}")
+    kind, record = ("summary", SummaryLine) if "summary" in doc else ("sample", Sample)
+    version = doc.get("schema")
+    if version is None:
+        validate(doc, record, partial=True)
+        return kind
+    if type(version) is not int or version < 1:
+        raise ContractError("schema", f"expected a version number, got {version!r}")
+    if version > SCHEMA:
+        raise ContractError("schema", f"written by a newer socklife (schema {version}; this "
+                                      f"one reads {SCHEMA})")
+    validate(doc, record)
+    return kind
