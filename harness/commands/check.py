@@ -45,12 +45,23 @@ def _rules(texts, kind):
 
 
 def _table(verdicts) -> str:
-    lines = [f"{'RULE':<32} {'OBSERVED':>12} {'LIMIT':>14}  VERDICT"]
+    """The verdicts as a table; long rule names wrap instead of being cut."""
+    import io
+
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold",
+                  padding=(0, 2, 0, 0))
+    for title, justify in (("RULE", "left"), ("OBSERVED", "right"), ("LIMIT", "right"),
+                           ("VERDICT", "left")):
+        table.add_column(title, justify=justify, overflow="fold")
     for v in verdicts:
         limit = f"{'<=' if v.rule.kind == 'max' else '>='} {v.rule.limit:g}"
-        lines.append(f"{v.label[:32]:<32} {v.shown():>12} {limit:>14}  "
-                     f"{'ok' if v.passed else 'FAIL'}")
-    return "\n".join(lines)
+        table.add_row(v.label, v.shown(), limit, "ok" if v.passed else "FAIL")
+    out = Console(file=io.StringIO(), width=80, color_system=None, highlight=False)
+    out.print(table)
+    return "\n".join(line.rstrip() for line in out.file.getvalue().splitlines())
 
 
 @click.command("check", epilog=EPILOG)

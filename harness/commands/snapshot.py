@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import sys
 
 import click
 
@@ -17,67 +19,95 @@ Examples:
 """
 
 
+SHOWN_ROWS = 10  # per table; the rest is counted, never dropped silently
+
+
 def _fmt(value) -> str:
     return "-" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def _wrapped(first: str, cells: list[str], indent: str = "  ") -> list[str]:
-    """``cells`` after ``first``, three spaces apart, on as many 80-column lines as needed."""
-    lines, line = [], first
-    for cell in cells:
-        if len(line) + len(cell) > 80 and line.strip():
-            lines.append(line.rstrip())
-            line = indent
-        line += cell + "   "
-    lines.append(line.rstrip())
-    return lines
+def _table(*columns: tuple[str, str]):
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold",
+                  padding=(0, 2, 0, 0))
+    for title, justify in columns:
+        table.add_column(title, justify=justify, overflow="fold")
+    return table
 
 
-def render_text(s: dict) -> str:
-    """A summary that fits 80 columns."""
-    out = []
+def _more(rows: list, what: str) -> list:
+    if len(rows) <= SHOWN_ROWS:
+        return []
+    return [f"  ... and {len(rows) - SHOWN_ROWS} more {what} (use --json)"]
+
+
+def render_text(s: dict, width: int = 80) -> str:
+    """The snapshot as text ``width`` columns wide; a cell too long for it wraps (folds),
+    so nothing is cut, whether on a terminal or in a file."""
+    import io
+
+    from rich.console import Console
+    from rich.text import Text
+
+    out = Console(file=io.StringIO(), width=width, color_system=None, highlight=False,
+                  soft_wrap=False)
     where = f"netns {s['netns']}" if s["netns"] else "this namespace"
-    nonzero = [(k, v) for k, v in s["states"].items() if v]
-    out.append(f"TCP sockets in {where}"[:60] + f": {sum(s['states'].values())}")
+    out.print(Text(f"TCP sockets in {where}: {sum(s['states'].values())}"))
     if not s.get("consistent", True):
-        out.append("  (the dump was interrupted by changes: the counts are approximate)")
-    out += _wrapped("  ", [f"{name} {n}" for name, n in nonzero or [("(none)", 0)]])
+        out.print("  (the dump was interrupted by changes: the counts are approximate)")
+    nonzero = [f"{k} {v}" for k, v in s["states"].items() if v] or ["(none)"]
+    out.print(Text("   ".join(nonzero)), style="", overflow="fold")
     if s["listeners"]:
-        out.append("")
-        out.append(f"{'LISTENER':<28} {'ACCEPTQ':>7} {'BACKLOG':>7} {'SYNRECV':>7}  PROCESS")
-        for row in s["listeners"][:10]:
+        out.print()
+        table = _table(("LISTENER", "left"), ("ACCEPTQ", "right"), ("BACKLOG", "right"),
+                       ("SYNRECV", "right"), ("PROCESS", "left"))
+        for row in s["listeners"][:SHOWN_ROWS]:
             proc = f"{row['process']}/{row['pid']}" if row["pid"] else "-"
             full = " FULL" if row["accept_queue"] > row["backlog"] else ""
-            out.append(f"{row['local'][:28]:<28} {row['accept_queue']:>7} {row['backlog']:>7} "
-                       f"{row['syn_recv']:>7}  {proc[:20]}{full}")
+            table.add_row(row["local"], str(row["accept_queue"]), str(row["backlog"]),
+                          str(row["syn_recv"]), proc + full)
+        out.print(table)
+        for line in _more(s["listeners"], "listeners"):
+            out.print(line)
     if s["close_wait"]:
-        out.append("")
-        out.append(f"CLOSE_WAIT {len(s['close_wait'])}:")
-        out.append(f"  {'LOCAL':<24} {'REMOTE':<24} {'PID':>7} {'FD':>5}  PROCESS")
-        for row in s["close_wait"][:10]:
-            out.append(f"  {row['local'][:24]:<24} {row['remote'][:24]:<24} "
-                       f"{_fmt(row['pid']):>7} {_fmt(row['fd']):>5}  {_fmt(row['process'])[:13]}")
+        out.print()
+        out.print(f"CLOSE_WAIT {len(s['close_wait'])}:")
+        table = _table(("LOCAL", "left"), ("REMOTE", "left"), ("PID", "right"),
+                       ("FD", "right"), ("PROCESS", "left"))
+        for row in s["close_wait"][:SHOWN_ROWS]:
+            table.add_row(row["local"], row["remote"], _fmt(row["pid"]), _fmt(row["fd"]),
+                          _fmt(row["process"]))
+        out.print(table)
+        for line in _more(s["close_wait"], "CLOSE_WAIT sockets"):
+            out.print(line)
     tw = s["time_wait"]
     if tw["count"]:
         e = tw["expires_s"]
-        out.append("")
-        out.append(f"TIME_WAIT {tw['count']}: expire in {e['min']:.1f}s (min) "
-                   f"{e['p50']:.1f}s (median) {e['max']:.1f}s (max)")
+        out.print()
+        out.print(f"TIME_WAIT {tw['count']}: expire in {e['min']:.1f}s (min) "
+                  f"{e['p50']:.1f}s (median) {e['max']:.1f}s (max)")
     eph = s["ephemeral"]
-    out.append("")
-    out.append(f"Ephemeral ports {eph['range'][0]}-{eph['range'][1]} ({eph['usable']} usable): "
-               f"{eph['in_use']} in use")
-    for row in eph["by_destination"][:5]:
-        eta = row.get("exhausted_in_s")
-        tail = f", exhausts in ~{eta:.0f}s" if eta is not None else ""
-        out.append(f"  to {row['remote'][:28]:<28} {row['in_use']:>6} "
-                   f"({100 * row['fraction']:.1f}% of range){tail}")
+    out.print()
+    out.print(f"Ephemeral ports {eph['range'][0]}-{eph['range'][1]} ({eph['usable']} usable): "
+              f"{eph['in_use']} in use")
+    if eph["by_destination"]:
+        table = _table(("TO", "left"), ("IN USE", "right"), ("OF RANGE", "right"),
+                       ("FORECAST", "left"))
+        for row in eph["by_destination"][:SHOWN_ROWS]:
+            eta = row.get("exhausted_in_s")
+            said = f"exhausts in ~{eta:.0f}s" if eta is not None else row["forecast"]
+            table.add_row(row["remote"], str(row["in_use"]), f"{100 * row['fraction']:.1f}%",
+                          said.split(" (")[0])  # the reuse note is in --json
+        out.print(table)
+        for line in _more(eph["by_destination"], "destinations"):
+            out.print(line)
     c = s["counters"]
-    out.append("")
-    out += _wrapped("Counters: ", [f"{k} {c[k]}" for k in
-                                   ("ListenOverflows", "TW", "TWRecycled", "EstabResets")
-                                   if k in c])
-    return "\n".join(out)
+    out.print()
+    out.print(Text("Counters: " + "   ".join(
+        f"{k} {c[k]}" for k in ("ListenOverflows", "TW", "TWRecycled", "EstabResets")
+        if k in c)), overflow="fold")
+    return "\n".join(line.rstrip() for line in out.file.getvalue().splitlines())
 
 
 @click.command("snapshot", epilog=EPILOG)
@@ -89,4 +119,8 @@ def command(netns, ports, as_json):
     CLOSE_WAIT sockets with their owners, TIME_WAIT expiry, ephemeral ports."""
     check_netns(netns)
     s = snap.take(netns=netns, ports=ports)
-    click.echo(json.dumps(s) if as_json else render_text(s))
+    if as_json:
+        click.echo(json.dumps(s))
+        return
+    size = shutil.get_terminal_size((80, 24)).columns if sys.stdout.isatty() else 80
+    click.echo(render_text(s, size))

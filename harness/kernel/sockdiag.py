@@ -2,11 +2,17 @@
 
 Public API (used by the rest of socklife and by users)::
 
+    >>> import socket
     >>> from harness.kernel import sockdiag
-    >>> sockdiag.count_states()                       # every state, zeros included
-    {'ESTABLISHED': 12, 'SYN_SENT': 0, ..., 'CLOSING': 0}
-    >>> sockdiag.dump(states=["LISTEN"], ports=[8080])  # filtered in the kernel
-    [SocketRecord(family=2, state='LISTEN', ..., sport=8080, ...)]
+    >>> lst = socket.create_server(("127.0.0.1", 0))
+    >>> port = lst.getsockname()[1]
+    >>> counts = sockdiag.count_states(ports=[port])   # every state, zeros included
+    >>> counts["LISTEN"], len(counts)
+    (1, 11)
+    >>> [(r.state, r.local) for r in sockdiag.dump(states=["LISTEN"], ports=[port])] == [
+    ...     ("LISTEN", f"127.0.0.1:{port}")]                 # filtered in the kernel
+    True
+    >>> lst.close()
 
 Both accept ``netns`` (a name under /run/netns; needs root) and ``ports`` (local or
 remote port equals P, several OR-ed), compiled to INET_DIAG_REQ_BYTECODE. The states

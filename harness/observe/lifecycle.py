@@ -10,7 +10,7 @@ it. Another transition whose skaddr is unknown joins the open lifecycle of its 4
 (or starts one: a socket seen from the middle of its life).
 
 TIME_WAIT is never a transition: the full socket goes FIN_WAIT2 -> CLOSE (or
-CLOSING -> CLOSE) when a TIME_WAIT minisocket takes its place (kernel-facts.md), so
+CLOSING -> CLOSE) when a TIME_WAIT minisocket takes its place (docs/kernel-notes.md), so
 those transitions carry ``"inferred": "TIME_WAIT"``. An orphaned FIN_WAIT2 that the
 kernel also hands to a minisocket (tcp_fin_timeout) looks the same here: confirm with
 a sock_diag dump where it matters.

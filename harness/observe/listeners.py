@@ -28,7 +28,7 @@ def syn_recv_by_port(records) -> Counter:
 
 
 def listener_rows(records, owners) -> list[dict]:
-    """One dict per LISTEN socket, fullest queue first (design.md ``listeners``)."""
+    """One dict per LISTEN socket, fullest queue first (records.Listener)."""
     syn = syn_recv_by_port(records)
     rows = []
     for r in records:

@@ -14,7 +14,7 @@ from harness.kernel.sysctls import usable_ports
 
 
 def ephemeral_usage(records, sysctls: dict) -> dict:
-    """design.md ``ephemeral``: range, in_use, and per destination in_use, fraction and the
+    """records.Ephemeral: range, in_use, and per destination in_use, fraction and the
     exhaustion forecast (from the TIME_WAIT timers: see ``close_rate``)."""
     open_by, tw_by, in_use = split_by_destination(records, sysctls)
     return ephemeral_forecast(open_by, tw_by, in_use, sysctls)
@@ -100,7 +100,7 @@ def forecast(remote: str, open_n: int, tw_hist, usable: int, tw_reuse: int,
 
 def ephemeral_forecast(open_by_dest, tw_by_dest, ports_in_use: int, sysctls: dict,
                        open_growth=None) -> dict:
-    """design.md ``ephemeral`` from per-destination open counts and TIME_WAIT histograms."""
+    """records.Ephemeral from per-destination open counts and TIME_WAIT histograms."""
     lo, hi = sysctls.get("ip_local_port_range", [32768, 60999])
     usable = usable_ports([lo, hi], sysctls.get("ip_local_reserved_ports", []))
     reuse = sysctls.get("tcp_tw_reuse", 2)

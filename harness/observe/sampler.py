@@ -80,7 +80,7 @@ class _Meter:
 
 
 class Sampler:
-    """``sample()`` returns one record-format dict; ``summary()`` the run's summary."""
+    """``sample()`` returns one records.Sample; ``summary()`` the run's records.Summary."""
 
     def __init__(self, netns: str | None = None, ports=(), interval: float = 1.0,
                  leak_threshold_s: float = DEFAULT_THRESHOLD_S, detail_s: float = 1.0,

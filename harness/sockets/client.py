@@ -1,9 +1,12 @@
 """A short-connection client: ``count`` connections, ``concurrency`` at a time, each one
 connect -> send ``size`` bytes -> read the ``size``-byte answer -> close, as ``closer`` says.
 
-    >>> r = run_connect("127.0.0.1", 7000, count=1000, concurrency=20)
-    >>> r.to_dict()
-    {'attempted': 1000, 'ok': 1000, 'errors': {}, 'connect_ms': {'p50': 0.04, ...}, ...}
+    >>> from harness.sockets import Server
+    >>> with Server(behavior="echo", port=0) as srv:
+    ...     r = run_connect("127.0.0.1", srv.port, count=100, concurrency=10)
+    >>> d = r.to_dict()
+    >>> d["attempted"], d["ok"], d["errors"], sorted(d["connect_ms"])[:2]
+    (100, 100, {}, ['max', 'p50'])
 
 ``closer``: "client" closes first (TIME_WAIT on the client); "server" waits for the
 server's FIN, then closes (use with a close-first server: TIME_WAIT on the server); "rst"

@@ -1,14 +1,15 @@
 """`socklife trace`: output, --json, --netns addresses, root check, SIGTERM cleanup."""
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 from paths import FIXTURES
+from sockets_util import wait_for
 
 from harness.cli import main
 from harness.commands.trace import HEADER, format_line, netns_addresses
@@ -48,13 +49,24 @@ def _instances(pid: int) -> list[str]:
             if n.startswith(f"socklife-{pid}-")]
 
 
+def _tracing(pid: int) -> bool:
+    """The tracer of ``pid`` has its state-change event enabled (a busy machine may take
+    more than a second to get there: a fixed sleep missed the connection)."""
+    for name in _instances(pid):
+        enable = os.path.join(TRACEFS, "instances", name, "events", "sock",
+                              "inet_sock_set_state", "enable")
+        with contextlib.suppress(OSError), open(enable) as f:
+            return f.read().strip() == "1"
+    return False
+
+
 @pytest.mark.root
 def test_json_lines_for_one_connection_in_a_namespace():
     with Lab() as lab:
         cmd = [sys.executable, "-m", "harness", "trace", "--netns", lab.client.netns,
                "--port", "7000", "--duration", "3", "--json"]
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        time.sleep(1.0)
+        assert wait_for(lambda: _tracing(proc.pid), 20), "the tracer never started"
         with Server("echo", host=lab.server.addr, port=7000, netns=lab.server.netns):
             run_connect(lab.server.addr, 7000, count=1, size=5, netns=lab.client.netns)
         out, err = proc.communicate(timeout=10)
