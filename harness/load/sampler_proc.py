@@ -18,14 +18,18 @@ import os
 import signal
 import sys
 
-from harness.observe.leaks import DEFAULT_THRESHOLD_S
-from harness.observe.loop import Schedule, samples, stop_on_signals
-from harness.observe.sampler import Sampler
-
 PR_SET_PDEATHSIG = 1
 
 
 def main(argv: list[str] | None = None) -> int:
+    # A SIGTERM during start-up (a short run, a loaded machine) must still give the one
+    # last sample: note it before anything slow happens, act on it once sampling starts.
+    early: list[int] = []
+    signal.signal(signal.SIGTERM, lambda signum, _frame: early.append(signum))
+    from harness.observe.leaks import DEFAULT_THRESHOLD_S
+    from harness.observe.loop import Schedule, samples, stop_on_signals
+    from harness.observe.sampler import Sampler
+
     ap = argparse.ArgumentParser(prog="sampler_proc.py")
     ap.add_argument("--interval", type=float, default=1.0)
     ap.add_argument("--netns", default=None)
@@ -40,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     with Sampler(args.netns, args.port, args.interval, args.leak_threshold) as sampler, \
             Schedule(args.interval, last_on_stop=True) as schedule, \
             stop_on_signals(schedule, (signal.SIGTERM,)):
+        if early:
+            schedule.stop()
         for sample in samples(sampler, schedule):
             try:
                 sys.stdout.write(json.dumps(sample, separators=(",", ":")) + "\n")

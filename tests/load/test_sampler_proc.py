@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -54,3 +55,41 @@ def test_child_ends_with_its_parent():
         time.sleep(0.05)
     else:
         raise AssertionError(f"sampler child {child_pid} outlived its parent")
+
+
+SLOW_IMPORT = """
+import importlib.abc, sys, time
+
+class Slow(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "harness.observe.sampler":
+            open({marker!r}, "w").close()   # the child is importing its sampler now
+            time.sleep(1.0)
+        return None
+
+sys.meta_path.insert(0, Slow())
+"""
+
+
+def test_a_sigterm_while_the_child_starts_still_gives_one_sample(tmp_path):
+    """A run shorter than the child's start-up (or a loaded machine) ended with no sample
+    at all: the signal killed the child while it was still importing. Here the import of
+    its sampler is made slow on purpose and the signal comes in the middle of it."""
+    marker = tmp_path / "importing"
+    (tmp_path / "sitecustomize.py").write_text(SLOW_IMPORT.format(marker=str(marker)))
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    proc = subprocess.Popen(SampleProcess(None, (), 0.5).command(), stdout=subprocess.PIPE,
+                            text=True, env=env)
+    try:
+        deadline = time.monotonic() + 20
+        while not marker.exists():
+            assert time.monotonic() < deadline and proc.poll() is None, "never imported"
+            time.sleep(0.005)
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0
+    (line,) = out.splitlines()  # the one last sample
+    assert json.loads(line)["schema"] == 1
