@@ -1,5 +1,5 @@
-"""Options and helpers shared by several subcommands (namespace, ports, interval, leak
-threshold, HOST:PORT)."""
+"""Options and helpers shared by several subcommands (namespace, ports, interval, CPU
+budget, leak threshold, HOST:PORT)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,12 @@ interval_option = click.option(
     "--interval", type=click.FloatRange(MIN_INTERVAL_S, MAX_INTERVAL_S), default=1.0,
     show_default=True, metavar="S",
     help=f"Seconds between samples ({MIN_INTERVAL_S:g} to {MAX_INTERVAL_S:g}).")
+cpu_budget_option = click.option(
+    "--cpu-budget", type=click.FloatRange(0.1, 100), default=5.0, show_default=True,
+    metavar="PERCENT",
+    help="Share of one core for what may be older than one sample: TIME_WAIT details, "
+         "owner lookups, sysctls (each sample says how old: ages_s). The counts and the "
+         "listeners stay exact every sample.")
 leak_option = click.option(
     "--leak-threshold", type=click.FloatRange(0, None), default=DEFAULT_THRESHOLD_S,
     show_default=True, metavar="S", help="A CLOSE_WAIT socket older than this is a leak.")

@@ -9,6 +9,7 @@ import click
 
 from harness.commands.common import (
     check_netns,
+    cpu_budget_option,
     interval_option,
     netns_option,
     parse_hostport,
@@ -53,9 +54,10 @@ class Latest:
 @netns_option
 @port_option
 @interval_option
+@cpu_budget_option
 @click.option("--top", type=click.IntRange(1, 1000), default=10, show_default=True,
               help="Listeners and destinations exported (fullest / busiest first).")
-def command(listen, netns, ports, interval, top):
+def command(listen, netns, ports, interval, cpu_budget, top):
     """Serve the sampler's readings as Prometheus metrics (socklife_*)."""
     host, port = parse_hostport(listen)
     try:
@@ -68,7 +70,8 @@ def command(listen, netns, ports, interval, top):
     from harness.observe.sampler import Sampler
     from harness.sinks.prometheus import SamplerCollector
 
-    latest = Latest(Sampler(netns=netns, ports=ports, interval=interval), interval)
+    latest = Latest(Sampler(netns=netns, ports=ports, interval=interval,
+                            cpu_budget=cpu_budget / 100), interval)
     ticks = samples(latest.sampler, latest.schedule)
     latest.sample = next(ticks)  # before serving: every scrape finds a sample
     registry = CollectorRegistry(auto_describe=False)

@@ -8,6 +8,7 @@ import click
 
 from harness.commands.common import (
     check_netns,
+    cpu_budget_option,
     interval_option,
     leak_option,
     netns_option,
@@ -37,11 +38,13 @@ after the current sample.
 @click.option("--duration", type=click.FloatRange(0, None, min_open=True), default=None,
               metavar="S", help="Stop after S seconds (default: until Ctrl-C or SIGTERM).")
 @leak_option
-def command(output, netns, ports, interval, duration, leak_threshold):
+@cpu_budget_option
+def command(output, netns, ports, interval, duration, leak_threshold, cpu_budget):
     """Record samples of the TCP sockets to a JSON Lines file, flushed per line."""
     check_netns(netns)
     progress = sys.stderr.isatty()
-    with JsonlWriter(output) as out, Sampler(netns, ports, interval, leak_threshold) as sampler:
+    with JsonlWriter(output) as out, Sampler(netns, ports, interval, leak_threshold,
+                                             cpu_budget=cpu_budget / 100) as sampler:
         def on_sample(s):
             out.write(s)
             if progress:

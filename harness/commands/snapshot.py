@@ -36,10 +36,10 @@ def _table(*columns: tuple[str, str]):
     return table
 
 
-def _more(rows: list, what: str) -> list:
-    if len(rows) <= SHOWN_ROWS:
+def _more(total: int, what: str) -> list:
+    if total <= SHOWN_ROWS:
         return []
-    return [f"  ... and {len(rows) - SHOWN_ROWS} more {what} (use --json)"]
+    return [f"  ... and {total - SHOWN_ROWS} more {what} (use --json)"]
 
 
 def render_text(s: dict, width: int = 80) -> str:
@@ -68,7 +68,7 @@ def render_text(s: dict, width: int = 80) -> str:
             table.add_row(row["local"], str(row["accept_queue"]), str(row["backlog"]),
                           str(row["syn_recv"]), proc + full)
         out.print(table)
-        for line in _more(s["listeners"], "listeners"):
+        for line in _more(len(s["listeners"]), "listeners"):
             out.print(line)
     if s["close_wait"]:
         out.print()
@@ -79,7 +79,7 @@ def render_text(s: dict, width: int = 80) -> str:
             table.add_row(row["local"], row["remote"], _fmt(row["pid"]), _fmt(row["fd"]),
                           _fmt(row["process"]))
         out.print(table)
-        for line in _more(s["close_wait"], "CLOSE_WAIT sockets"):
+        for line in _more(len(s["close_wait"]), "CLOSE_WAIT sockets"):
             out.print(line)
     tw = s["time_wait"]
     if tw["count"]:
@@ -100,7 +100,8 @@ def render_text(s: dict, width: int = 80) -> str:
             table.add_row(row["remote"], str(row["in_use"]), f"{100 * row['fraction']:.1f}%",
                           said.split(" (")[0])  # the reuse note is in --json
         out.print(table)
-        for line in _more(eph["by_destination"], "destinations"):
+        total = eph.get("destinations", len(eph["by_destination"]))
+        for line in _more(total, "destinations"):
             out.print(line)
     c = s["counters"]
     out.print()

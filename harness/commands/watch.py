@@ -17,6 +17,7 @@ from rich.text import Text
 
 from harness.commands.common import (
     check_netns,
+    cpu_budget_option,
     interval_option,
     leak_option,
     netns_option,
@@ -71,7 +72,8 @@ def frames(console: Console):
 @port_option
 @interval_option
 @leak_option
-def command(netns, ports, interval, leak_threshold):
+@cpu_budget_option
+def command(netns, ports, interval, leak_threshold, cpu_budget):
     """A live view: state counts with sparklines, listeners by queue fill, the oldest
     CLOSE_WAIT sockets with their process, ephemeral headroom, counter rates."""
     check_netns(netns)
@@ -79,7 +81,8 @@ def command(netns, ports, interval, leak_threshold):
         "  ports " + ",".join(map(str, ports)) if ports else "")
     series = StateSeries()
     console = Console() if sys.stdout.isatty() else Console(width=1000)
-    with Sampler(netns, ports, interval, leak_threshold) as sampler, keys() as pressed, \
+    with Sampler(netns, ports, interval, leak_threshold, cpu_budget=cpu_budget / 100) as \
+            sampler, keys() as pressed, \
             frames(console) as show:
 
         def wait(timeout: float) -> None:  # the loop's sleep: a key press may end it

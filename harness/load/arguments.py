@@ -34,6 +34,16 @@ def _interval(text: str) -> float:
     return value
 
 
+def _budget(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"bad CPU budget {text!r}") from None
+    if not 0.1 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"CPU budget {text!r} out of range (0.1-100 %)")
+    return value
+
+
 def _port(text: str) -> int:
     if not text.isdigit() or not 0 <= int(text) < 65536:
         raise argparse.ArgumentTypeError(f"bad port {text!r} (1-65535, or 0 for all)")
@@ -58,6 +68,10 @@ def add_arguments(parser) -> None:
                              "TCP state (its peak), leaks, listen_overflows, eaddrnotavail, "
                              "ephemeral_fraction, accept_queue_fill or time_wait_peak "
                              "(repeatable).")
+    parser.add_argument("--socklife-cpu-budget", type=_budget, default=2.0, metavar="PERCENT",
+                        help="socklife: share of one core the sampler may spend on what "
+                             "may be older than one sample (TIME_WAIT details, owners, "
+                             "sysctls); the counts stay exact every sample.")
     parser.add_argument("--socklife-record", default=None, metavar="FILE",
                         help="socklife: also write every sample as JSONL to FILE.")
 
@@ -65,6 +79,7 @@ def add_arguments(parser) -> None:
 @dataclass(frozen=True)
 class Settings:
     interval: float = 1.0
+    cpu_budget: float = 2.0  # percent of one core
     netns: str | None = None
     ports: tuple[int, ...] = ()  # (0,): every port, asked for explicitly
 
@@ -84,6 +99,7 @@ class Settings:
         rules = tuple(parse_rule(r) for r in getattr(options, "socklife_max", None) or ())
         return cls(
             interval=float(getattr(options, "socklife_interval", None) or 1.0),
+            cpu_budget=float(getattr(options, "socklife_cpu_budget", None) or 2.0),
             netns=getattr(options, "socklife_netns", None) or None,
             ports=tuple(getattr(options, "socklife_port", None) or ()),
             rules=rules,

@@ -137,7 +137,7 @@ class LoadWatch:
             if not self.lock.held and not self.lock.acquire():
                 log.info("socklife: another process samples %s", self.label)
                 return
-        self.source = SampleProcess(s.netns, s.sample_ports, s.interval).start()
+        self.source = SampleProcess(s.netns, s.sample_ports, s.interval, s.cpu_budget).start()
         self.sampler = self.runner.greenlet.spawn(self._sample_loop)
         self.sampler.link_exception(self._sampler_died)
 

@@ -35,13 +35,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--netns", default=None)
     ap.add_argument("--port", type=int, action="append", default=[])
     ap.add_argument("--leak-threshold", type=float, default=DEFAULT_THRESHOLD_S)
+    ap.add_argument("--cpu-budget", type=float, default=2.0, help="percent of one core")
     ap.add_argument("--parent", type=int, default=None, help="end if this pid is gone")
     args = ap.parse_args(argv)
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     if args.parent is not None and os.getppid() != args.parent:
         return 0  # the parent died before the death signal was armed
     # SIGTERM stops the schedule (never cuts a line short): one last sample, the end
-    with Sampler(args.netns, args.port, args.interval, args.leak_threshold) as sampler, \
+    with Sampler(args.netns, args.port, args.interval, args.leak_threshold,
+                 cpu_budget=args.cpu_budget / 100) as sampler, \
             Schedule(args.interval, last_on_stop=True) as schedule, \
             stop_on_signals(schedule, (signal.SIGTERM,)):
         if early:

@@ -19,15 +19,17 @@ SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sampler_proc.
 class SampleProcess:
     """The child sampler for ``netns``/``ports`` every ``interval`` seconds."""
 
-    def __init__(self, netns: str | None, ports=(), interval: float = 1.0):
+    def __init__(self, netns: str | None, ports=(), interval: float = 1.0,
+                 cpu_budget: float = 2.0):
         self.netns, self.ports, self.interval = netns, tuple(ports), interval
+        self.cpu_budget = cpu_budget  # percent of one core
         self.proc: subprocess.Popen | None = None
 
     def command(self) -> list[str]:
         # run as a script (-P: its folder not on sys.path), not as harness.load.sampler_proc:
         # importing the package harness.load would import Locust and gevent (0.7 s)
         argv = [sys.executable, "-P", SCRIPT, "--interval", str(self.interval),
-                "--parent", str(os.getpid())]
+                "--cpu-budget", str(self.cpu_budget), "--parent", str(os.getpid())]
         if self.netns:
             argv += ["--netns", self.netns]
         for port in self.ports:

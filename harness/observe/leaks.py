@@ -41,15 +41,17 @@ class OwnerCache:
         self._lookup = lookup
         self._by_cookie: dict[int, object] = {}
 
-    def resolve(self, records) -> dict:
-        """``{inode: Owner}`` for ``records`` (listeners, CLOSE_WAIT); forgets the rest."""
+    def resolve(self, records, lookup: bool = True) -> dict:
+        """``{inode: Owner}`` for ``records`` (listeners, CLOSE_WAIT); forgets the rest.
+        Without ``lookup`` only owners already known are given (new ones wait)."""
         present = {r.cookie: r.inode for r in records}
-        new = {inode for cookie, inode in present.items()
-               if cookie not in self._by_cookie and inode}
-        found = self._lookup(new) if new else {}
-        for cookie, inode in present.items():
-            if cookie not in self._by_cookie:
-                self._by_cookie[cookie] = found.get(inode)
+        if lookup:
+            new = {inode for cookie, inode in present.items()
+                   if cookie not in self._by_cookie and inode}
+            found = self._lookup(new) if new else {}
+            for cookie, inode in present.items():
+                if cookie not in self._by_cookie:
+                    self._by_cookie[cookie] = found.get(inode)
         for gone in self._by_cookie.keys() - present.keys():
             del self._by_cookie[gone]
         return {present[c]: o for c, o in self._by_cookie.items() if o is not None}

@@ -12,17 +12,10 @@ from collections import Counter
 
 from harness.kernel.sysctls import usable_ports
 
-
-def ephemeral_usage(records, sysctls: dict) -> dict:
-    """records.Ephemeral: range, in_use, and per destination in_use, fraction and the
-    exhaustion forecast (from the TIME_WAIT timers: see ``close_rate``)."""
-    open_by, tw_by, in_use = split_by_destination(records, sysctls)
-    return ephemeral_forecast(open_by, tw_by, in_use, sysctls)
-
-
 # --- Forecast: how long until connect() to one destination runs out of ports ---------
 
 TIME_WAIT_S = 60.0  # TCP_TIMEWAIT_LEN, fixed in Linux
+MAX_DESTINATIONS = 50  # rows of a sample's by_destination (those running out are kept too)
 BUCKET_MS = 256  # TIME_WAIT expiry histograms count ms-left >> 8 (the byte at msg+53)
 RATE_WINDOW_S = 10.0
 
@@ -59,20 +52,27 @@ def close_rate(tw_hist, window_s: float = RATE_WINDOW_S) -> float:
     return count / window
 
 
-def forecast(remote: str, open_n: int, tw_hist, usable: int, tw_reuse: int,
+def tw_figures(tw_hist) -> tuple[int, float]:
+    """(TIME_WAIT sockets, closes per second) of one destination's histogram: what a
+    forecast needs from it, computed once per TIME_WAIT dump, not once per sample."""
+    return sum(tw_hist.values()), close_rate(tw_hist)
+
+
+def forecast(remote: str, open_n: int, tw: tuple[int, float], usable: int, tw_reuse: int,
              open_growth_per_s: float = 0.0) -> dict:
-    """One ``by_destination`` row: in_use, fraction, rate_per_s, exhausted_in_s, forecast.
+    """One ``by_destination`` row: in_use, fraction, rate_per_s, exhausted_in_s, forecast;
+    ``tw`` is the destination's ``tw_figures``.
 
     Steady state = rate x 60 s + sockets open now. Below the usable range: "steady at
     X% of range" and no exhaustion; above it: (usable - in_use) / rate seconds. With
     tcp_tw_reuse active for the destination TIME_WAIT sockets hold no port for connect(),
     so only open sockets (and their growth) count.
     """
-    tw_n = sum(tw_hist.values())
+    tw_n, tw_rate = tw
     in_use = open_n + tw_n
     reuse = reuse_applies(tw_reuse, remote)
     growth = max(0.0, open_growth_per_s)
-    rate = close_rate(tw_hist) + growth
+    rate = tw_rate + growth
     row = {"remote": remote, "in_use": in_use,
            "fraction": round(in_use / usable, 6) if usable else 1.0,
            "rate_per_s": round(rate, 2), "exhausted_in_s": None}
@@ -100,20 +100,26 @@ def forecast(remote: str, open_n: int, tw_hist, usable: int, tw_reuse: int,
 
 def ephemeral_forecast(open_by_dest, tw_by_dest, ports_in_use: int, sysctls: dict,
                        open_growth=None) -> dict:
-    """records.Ephemeral from per-destination open counts and TIME_WAIT histograms."""
+    """records.Ephemeral from per-destination open counts and TIME_WAIT figures
+    (``tw_figures`` per remote). ``by_destination`` keeps the MAX_DESTINATIONS most used
+    and every one forecast to run out; ``destinations`` counts them all."""
     lo, hi = sysctls.get("ip_local_port_range", [32768, 60999])
     usable = usable_ports([lo, hi], sysctls.get("ip_local_reserved_ports", []))
     reuse = sysctls.get("tcp_tw_reuse", 2)
     growth = open_growth or {}
-    rows = [forecast(remote, open_by_dest.get(remote, 0), tw_by_dest.get(remote, {}), usable,
-                     reuse, growth.get(remote, 0.0))
+    rows = [forecast(remote, open_by_dest.get(remote, 0), tw_by_dest.get(remote, (0, 0.0)),
+                     usable, reuse, growth.get(remote, 0.0))
             for remote in set(open_by_dest) | set(tw_by_dest)]
     rows.sort(key=lambda r: (-r["in_use"], r["remote"]))
-    return {"range": [lo, hi], "usable": usable, "in_use": ports_in_use, "by_destination": rows}
+    kept = rows[:MAX_DESTINATIONS] + [r for r in rows[MAX_DESTINATIONS:]
+                                      if r["exhausted_in_s"] is not None]
+    return {"range": [lo, hi], "usable": usable, "in_use": ports_in_use,
+            "destinations": len(rows), "by_destination": kept}
 
 
 def split_by_destination(records, sysctls: dict):
-    """(open counts, TIME_WAIT histograms, distinct ports) per remote, from records."""
+    """(open counts, TIME_WAIT histograms, distinct ports) per remote, from records
+    (TIME_WAIT ones only when the records hold TIME_WAIT sockets)."""
     lo, hi = sysctls.get("ip_local_port_range", [32768, 60999])
     listening = {r.sport for r in records if r.state == "LISTEN"}
     open_by: Counter = Counter()

@@ -12,9 +12,10 @@ One sample is cheap whatever the number of TIME_WAIT sockets:
 - the TIME_WAIT details (expiry histogram, ports in use per destination) come from a
   TIME_WAIT-only dump aggregated from the raw bytes (timewait.py), refreshed every
   ``detail_s`` seconds (1 s by default; every sample at intervals >= 1 s), or less
-  often when that refresh would take more than 5% of a core (100,000 TIME_WAIT: every
-  3-4 s; the count stays exact every sample, only the expiry histogram and per
-  destination TIME_WAIT ports are that old);
+  often when the CPU budget (budget.py, ``cpu_budget`` of one core) does not allow it:
+  the count stays exact every sample, only the expiry histogram and per destination
+  TIME_WAIT ports are older, and ``ages_s`` says by how much; the sysctls and the
+  owner lookups of new sockets share the same budget;
 - owners are looked up once per socket, for listeners, and for CLOSE_WAIT sockets once
   they have lasted ``OWNER_AFTER_S`` (or the leak threshold, if shorter): a normal close
   passes through CLOSE_WAIT in micro- to milliseconds, and under load looking each of
@@ -39,15 +40,16 @@ from harness.kernel.inet_diag import NOT_TIME_WAIT, STATES
 from harness.kernel.reader import NamespaceReader
 from harness.kernel.sockdiag import FAMILIES, ONE_WALK, DumpResult
 from harness.kernel.sockstat import minisockets, time_wait
+from harness.observe.budget import Budget
 from harness.observe.leaks import DEFAULT_THRESHOLD_S, LeakTracker, OwnerCache, close_wait_rows
 from harness.observe.listeners import flag_listeners, listener_rows
-from harness.observe.ports import ephemeral_forecast, split_by_destination
+from harness.observe.ports import ephemeral_forecast, split_by_destination, tw_figures
 from harness.observe.summary import RunSummary
 from harness.observe.timewait import TimeWaitGroups, TimeWaitView, time_wait_analysis
 from harness.schema.records import SCHEMA
 
 RATE_WINDOW_S = 10.0  # growth rates compare with the sample about this long ago
-DETAIL_CPU_SHARE = 0.05  # TIME_WAIT details are refreshed less often when they cost more
+DEFAULT_CPU_BUDGET = 0.05  # of one core, for everything but the exact counts
 OWNER_AFTER_S = 0.5  # a CLOSE_WAIT socket's owner is looked up once it has lasted this long
 # The kernel counters a sample carries (Tcp and TcpExt names, as nstat shows them).
 COUNTERS = (
@@ -85,7 +87,8 @@ class Sampler:
     def __init__(self, netns: str | None = None, ports=(), interval: float = 1.0,
                  leak_threshold_s: float = DEFAULT_THRESHOLD_S, detail_s: float = 1.0,
                  history: int | None = None, *, reader=None, clock=time.time,
-                 owner_after_s: float = OWNER_AFTER_S, meter: bool = True):
+                 owner_after_s: float = OWNER_AFTER_S, meter: bool = True,
+                 cpu_budget: float = DEFAULT_CPU_BUDGET):
         self.netns = netns
         self.ports = tuple(ports)
         self.interval = interval
@@ -99,11 +102,12 @@ class Sampler:
         n = history or max(2, int(max(60.0, RATE_WINDOW_S) / interval) + 1)
         self.history: deque = deque(maxlen=n)  # (time, states, tw count, open per dest)
         self._prev: tuple[float, dict] | None = None
+        self.budget = Budget(cpu_budget, interval,
+                             {"time_wait": detail_s, "sysctls": detail_s})
         self._tw: TimeWaitView | None = None
-        self._tw_at = 0.0
-        self._tw_cost = 0.0
+        self._tw_figures: dict = {}  # remote -> (TIME_WAIT, closes/s) of self._tw
         self._tw_walk = ONE_WALK
-        self._sysctls: tuple[float, dict] | None = None
+        self._sysctls: dict | None = None
         self._tw_mostly_ours = False  # most TIME_WAIT sockets are on self.ports
         self._ever_full: set[str] = set()
         self.run = RunSummary()
@@ -118,12 +122,11 @@ class Sampler:
         self.close()
 
     def _time_wait(self, now: float, listening: set[int],
-                   port_range) -> tuple[TimeWaitView, bool]:
-        """The TIME_WAIT details, refreshed when the last ones are too old; and whether
-        they were dumped just now."""
-        due = max(self.detail_s, self._tw_cost / DETAIL_CPU_SHARE) * 0.999
-        if self._tw is not None and now - self._tw_at < due:
-            return self._tw, False
+                   port_range) -> tuple[TimeWaitView, float | None]:
+        """The TIME_WAIT details, refreshed when the budget says they are due; and the
+        CPU seconds the refresh took (None: not dumped in this sample)."""
+        if self._tw is not None and not self.budget.due("time_wait", now):
+            return self._tw, None
         cpu = time.process_time()
         groups = TimeWaitGroups(listening, port_range)
         self.reader.scan(groups.add_chunk, ["TIME_WAIT"], self.ports, self._tw_walk,
@@ -131,9 +134,11 @@ class Sampler:
         # One walk for both families while there is no IPv6 TIME_WAIT: with both, a
         # dump per family keeps each reply uniform (the column-counting fast path).
         self._tw_walk = FAMILIES if socket.AF_INET6 in groups.families else ONE_WALK
-        self._tw, self._tw_at = TimeWaitView(groups), now
-        self._tw_cost = time.process_time() - cpu
-        return self._tw, True
+        self._tw = TimeWaitView(groups)
+        self._tw_figures = {remote: tw_figures(h) for remote, h in self._tw.by_dest.items()}
+        cost = time.process_time() - cpu
+        self.budget.spent("time_wait", cost, now)
+        return self._tw, cost
 
     def _time_wait_count(self, records, sockstat: dict, fresh: TimeWaitView | None) -> int:
         """TIME_WAIT sockets on ``self.ports``: ``fresh.count`` when the details were
@@ -176,29 +181,43 @@ class Sampler:
 
     def sample(self, missed: int = 0) -> dict:
         """One records.Sample; ``missed``: ticks its loop skipped so far (loop.Schedule)."""
-        started = time.monotonic()
+        started, cpu_started = time.monotonic(), time.process_time()
+        optional = 0.0  # CPU seconds of the parts under the budget, in this sample
         now = self.clock()
         sockstat = self.reader.sockstat()
         records = self._open_sockets()
-        if self._sysctls is None or now - self._sysctls[0] >= self.detail_s:
-            self._sysctls = (now, self.reader.sysctls())  # seldom change: 1 s old at most
-        sysctls = self._sysctls[1]
+        if self._sysctls is None or self.budget.due("sysctls", now):
+            cpu = time.process_time()
+            self._sysctls = self.reader.sysctls()
+            cost = time.process_time() - cpu
+            self.budget.spent("sysctls", cost, now)
+            optional += cost
+        sysctls = self._sysctls
         flat = self.reader.counters()
         counters = {name: flat[name] for name in COUNTERS if name in flat}
         states = state_counts(records)
         listening = {r.sport for r in records if r.state == "LISTEN"}
-        tw, dumped_now = self._time_wait(now, listening,
-                                         sysctls.get("ip_local_port_range", [32768, 60999]))
+        tw, tw_cost = self._time_wait(now, listening,
+                                      sysctls.get("ip_local_port_range", [32768, 60999]))
+        if tw_cost is not None:
+            optional += tw_cost
         if self.ports:
-            states["TIME_WAIT"] = self._time_wait_count(records, sockstat,
-                                                        tw if dumped_now else None)
+            states["TIME_WAIT"] = self._time_wait_count(
+                records, sockstat, tw if tw_cost is not None else None)
         else:
             states["TIME_WAIT"] = time_wait(sockstat, _fin_wait2_minisockets(records))
 
         cw = [r for r in records if r.state == "CLOSE_WAIT"]
         if self.owner_after_s > 0:
             cw = self.leaks.lasted(cw, now, min(self.owner_after_s, self.leaks.threshold_s))
-        owners = self._owners.resolve([r for r in records if r.state == "LISTEN"] + cw)
+        wanted = [r for r in records if r.state == "LISTEN"] + cw
+        lookup = self.budget.due("owners", now)
+        cpu = time.process_time()
+        owners = self._owners.resolve(wanted, lookup=lookup)
+        if lookup:
+            cost = time.process_time() - cpu
+            self.budget.spent("owners", cost, now)
+            optional += cost
         rates = self._rates(now, counters)
         listeners = listener_rows(records, owners)
         flag_listeners(listeners, rates.get("ListenOverflows"), self._ever_full)
@@ -215,7 +234,7 @@ class Sampler:
             growth = (states["TIME_WAIT"] - past[2]) / dt
             open_growth = {d: (n - past[3].get(d, 0)) / dt for d, n in open_by.items()}
         in_use = tw.ports_in_use(open_ports)
-        ephemeral = ephemeral_forecast(open_by, tw.by_dest, in_use, sysctls, open_growth)
+        ephemeral = ephemeral_forecast(open_by, self._tw_figures, in_use, sysctls, open_growth)
         self.history.append((now, states, states["TIME_WAIT"], dict(open_by)))
         sample = {
             "schema": SCHEMA,
@@ -233,7 +252,10 @@ class Sampler:
             "counters": counters,
             "rates": rates,
             "sysctls": sysctls,
+            "ages_s": {"time_wait": self.budget.age("time_wait", now),
+                       "sysctls": self.budget.age("sysctls", now)},
         }
+        self.budget.exact(time.process_time() - cpu_started - optional)
         if self._meter is not None:
             sample["sampler"] = self._meter.read(time.monotonic() - started, missed)
         self.run.add(sample)

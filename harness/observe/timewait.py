@@ -180,7 +180,7 @@ def expiry_summary(hist: Counter) -> dict:
 
 
 def time_wait_analysis(count: int, hist: Counter, growth_per_s: float | None) -> dict:
-    """records.TimeWait: the count and expiry plus growth, close rate, steady state and drain time."""
+    """records.TimeWait: count, expiry, growth, close rate, steady state, drain time."""
     rate = close_rate(hist)
     expires = expiry_summary(hist)
     return {

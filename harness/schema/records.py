@@ -151,12 +151,15 @@ class Ephemeral(TypedDict):
     usable: Annotated[int, F("ports in the range less ip_local_reserved_ports", "ports")]
     in_use: Annotated[int, F("distinct ports of the range held by client sockets",
                              "ports")]
-    by_destination: Annotated[list[Destination], F("per destination, most used first")]
+    destinations: Annotated[int, F("destinations client sockets are held towards")]
+    by_destination: Annotated[list[Destination], F(
+        "per destination, most used first: the 50 most used and every one forecast to "
+        "run out (destinations counts them all)")]
 
 
 class Sysctls(TypedDict, total=False):
     """The namespace's TCP sysctls (all per network namespace); one the kernel lacks is
-    left out. Refreshed at most once a second."""
+    left out. Refreshed at most once a second (ages_s.sysctls)."""
 
     ip_local_port_range: Annotated[tuple[int, int], F("[low, high] ephemeral ports", "ports")]
     ip_local_reserved_ports: Annotated[list[tuple[int, int]], F("reserved [low, high] ranges",
@@ -178,6 +181,17 @@ class Sysctls(TypedDict, total=False):
     tcp_syn_retries: Annotated[int, F("SYN retransmissions of connect()")]
     tcp_retries2: Annotated[int, F("retransmission budget of an established connection "
                                    "(turned into a time by the kernel)")]
+
+
+class Ages(TypedDict):
+    """How old the parts of a sample refreshed under the CPU budget are (0: read in this
+    sample). The counts, listeners and CLOSE_WAIT rows are always read in the sample;
+    an owner not looked up yet for lack of budget is null meanwhile."""
+
+    time_wait: Annotated[float, F("age of the TIME_WAIT details: time_wait.expires_s, "
+                                  "close_rate_per_s and the TIME_WAIT ports per "
+                                  "destination in ephemeral", "s")]
+    sysctls: Annotated[float, F("age of sysctls", "s")]
 
 
 class SamplerCost(TypedDict):
@@ -227,6 +241,7 @@ class Sample(TypedDict):
         "the same counters per second since the previous sample (empty in the first)",
         "1/s")]
     sysctls: Annotated[Sysctls, F("the namespace's TCP sysctls")]
+    ages_s: Annotated[Ages, F("how old the parts refreshed under the CPU budget are")]
     sampler: NotRequired[Annotated[SamplerCost, F(
         "the sampler's own cost (samples of a run; absent from a one-shot snapshot)")]]
     host: NotRequired[Annotated[str, F("sampling host, host name/namespace (Locust "
@@ -325,5 +340,5 @@ class CheckReport(TypedDict):
 
 
 RECORDS = (States, Listener, CloseWaitSocket, LeakOwner, Leaks, Expiry, TimeWait,
-           Destination, Ephemeral, Sysctls, SamplerCost, LocustFigures, Sample,
+           Destination, Ephemeral, Sysctls, Ages, SamplerCost, LocustFigures, Sample,
            LeakedSocket, RunLeaks, Summary, SummaryLine, Verdict, CheckReport)
