@@ -16,6 +16,7 @@ import sys
 import time
 from collections import deque
 
+import gevent
 from locust import events
 from locust.runners import WORKER_REPORT_INTERVAL, MasterRunner, WorkerRunner
 
@@ -222,6 +223,11 @@ def check_options(options) -> None:
 
 @events.init.add_listener
 def _on_init(environment, **_kw) -> None:
+    # Locust times --run-time with gevent.spawn_later, relative to the event loop's
+    # cached clock, which has not moved since `import locust` made the hub: on a loaded
+    # machine the imports (locustfile, plugin) took seconds, and a 6 s run ended after
+    # 0.1 s. init fires just before the timer is set: bring the clock up to date.
+    gevent.get_hub().loop.update_now()
     if getattr(environment, "socklife", None) is None:
         if not isinstance(environment.runner, WorkerRunner):
             check_options(environment.parsed_options)
