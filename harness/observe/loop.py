@@ -57,6 +57,7 @@ class Schedule:
         self.clock = clock
         self.last_on_stop = last_on_stop
         self.stopped = False
+        self.final = False  # the tick being yielded is the one last tick after a stop
         self.missed = 0
         self._r, self._w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self._sleep = sleep or self._wait
@@ -106,6 +107,7 @@ class Schedule:
                         break
                     self._sleep(left)
         if self.stopped and self.last_on_stop:
+            self.final = True
             yield k
 
 
@@ -128,6 +130,7 @@ def stop_on_signals(schedule: Schedule, signals=(signal.SIGINT, signal.SIGTERM))
 
 
 def samples(sampler, schedule: Schedule):
-    """``sampler.sample()`` at every tick of ``schedule``, told how many were missed."""
+    """``sampler.sample()`` at every tick of ``schedule``, told how many were missed and
+    whether it is the last one after a stop (taken whole, whatever the CPU budget)."""
     for _tick in schedule:
-        yield sampler.sample(schedule.missed)
+        yield sampler.sample(schedule.missed, final=schedule.final)

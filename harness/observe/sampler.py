@@ -179,8 +179,11 @@ class Sampler:
                                           reset=out.clear)
         return out
 
-    def sample(self, missed: int = 0) -> dict:
-        """One records.Sample; ``missed``: ticks its loop skipped so far (loop.Schedule)."""
+    def sample(self, missed: int = 0, final: bool = False) -> dict:
+        """One records.Sample; ``missed``: ticks its loop skipped so far (loop.Schedule);
+        ``final``: the last of a run, every part refreshed whatever the budget."""
+        if final:
+            self.budget.done_at.clear()  # nothing is "done" yet: everything is due
         started, cpu_started = time.monotonic(), time.process_time()
         optional = 0.0  # CPU seconds of the parts under the budget, in this sample
         now = self.clock()

@@ -159,7 +159,9 @@ class RunSummary:
             "ephemeral_headroom_min": self.headroom_min,
             "accept_queue_fill_max": self.fill_max,
             "time_wait_peak": self.peaks.get("TIME_WAIT", 0),
-            "close_wait_settled_max": self.close_wait_settled_max,
+            # a run of one sample has no later one to tell a closing socket by: its count
+            "close_wait_settled_max": (self.close_wait_settled_max if self.samples != 1
+                                       else self.peaks.get("CLOSE_WAIT", 0)),
             "samples_missed": self.missed,
             "sampler_cpu_share": self.cpu_share,
             "sampler_rss_bytes": self.rss_max,

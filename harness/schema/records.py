@@ -295,7 +295,7 @@ class Summary(TypedDict):
     time_wait_peak: Annotated[int, F("the same as peaks.TIME_WAIT", "sockets")]
     close_wait_settled_max: Annotated[int, F(
         "highest count of CLOSE_WAIT sockets still there one sample later (a socket "
-        "about to be closed is not counted)", "sockets")]
+        "about to be closed is not counted; a run of one sample: its count)", "sockets")]
     samples_missed: Annotated[int, F("sampling ticks skipped because a sample ran past "
                                      "the next one (the sampler fell behind; summed "
                                      "over hosts)")]

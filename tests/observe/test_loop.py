@@ -50,11 +50,12 @@ def test_stop_ends_before_the_next_tick_or_after_one_last():
         s = Schedule(1.0, clock=clock, sleep=clock.sleep, last_on_stop=last)
         ticks = []
         for k in s:
-            ticks.append(k)
+            ticks.append((k, s.final))
             if k == 2:
                 s.stop()
         s.close()
-        assert ticks == expected
+        assert [k for k, _final in ticks] == expected
+        assert [final for _k, final in ticks] == [False] * 3 + [True] * last
 
 
 def test_stop_from_another_thread_wakes_a_real_wait():
@@ -67,7 +68,7 @@ def test_a_signal_stops_the_loop_between_samples():
     class Sampler:
         calls = 0
 
-        def sample(self, missed=0):
+        def sample(self, missed=0, final=False):
             self.calls += 1
             if self.calls == 3:
                 os.kill(os.getpid(), signal.SIGTERM)

@@ -86,3 +86,18 @@ def test_a_port_filter_counts_only_that_ports_time_wait():
     assert [r["local"] for r in s["listeners"]] == ["127.0.0.1:7002"]
     assert s["close_wait"] == []
     assert all(ports == (7002,) for _mask, ports, _x in reader.scans)
+
+
+def test_the_final_sample_of_a_run_is_whole_whatever_the_budget():
+    moments = Moments("t0", "t1")
+    with Sampler(reader=moments, clock=moments, meter=False, cpu_budget=0.001) as sampler:
+        sampler.sample()
+        sampler.budget.exact(1.0)  # as if every sample cost a second: nothing is left
+        moments.next()
+        starved = sampler.sample()
+        final = sampler.sample(final=True)
+    assert starved["ages_s"]["time_wait"] > 1.0 and starved["time_wait"]["count"] == 50
+    assert final["ages_s"] == {"time_wait": 0.0, "sysctls": 0.0}
+    (dest,) = [d for d in final["ephemeral"]["by_destination"]
+               if d["remote"] == "127.0.0.1:7002"]
+    assert dest["in_use"] == 50  # the details of t1, not the 30 of t0
