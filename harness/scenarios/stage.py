@@ -105,9 +105,10 @@ class Stage:
         self.run, self.port = run, port
         self.lab = Lab(sysctls=sysctls)
         self.events: list[dict] = []
-        self.segments: list[dict] = []
+        self.segments: list[dict] = run.segments  # every evidence block's, in time order
         self.lives: list[dict] = []
         self._losses: list[tuple] = []
+        self._tw_drawn: set[tuple] = set()
 
     def __enter__(self) -> Stage:
         self.lab.up()
@@ -210,8 +211,9 @@ class Stage:
             self.run.evidence["lost_trace_events"] = tracer.lost
             self._add_segments(capture.read())
         unmatched = mark_drops(self.segments, self._losses)
-        if unmatched:
-            self.run.note("drops not seen on the wire: " + "; ".join(unmatched))
+        note = "drops not seen on the wire: " + "; ".join(unmatched)
+        if unmatched and note not in self.run.notes:
+            self.run.note(note)
         self._place_syn_recv()
         self._add_time_wait(ports)
 
@@ -244,7 +246,6 @@ class Stage:
             self.segments.append({**rel, "src_addr": seg["src"], "dst_addr": seg["dst"]})
         self.segments.sort(key=lambda s: s["t"])
         relative_numbers(self.segments)
-        self.run.segments.extend(self.segments)
 
     def _place_syn_recv(self) -> None:
         """Move the server's LISTEN -> SYN_RECV to just after its connection's SYN."""
@@ -274,6 +275,9 @@ class Stage:
                 # the first FIN it took from the peer, or the hand-over to a minisocket
                 # when that came later (CLOSING -> TIME_WAIT on the last ACK)
                 start = max(fins[:1] + handed[-1:])
+                if (role, key, start) in self._tw_drawn:
+                    continue
+                self._tw_drawn.add((role, key, start))
                 self.run.transitions.append({
                     "t": start + 2e-6, "side": role, "old": "FIN_WAIT2", "new": "TIME_WAIT",
                     "sport": r.sport, "dport": r.dport, "inferred": True,
