@@ -18,10 +18,10 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from harness.kernel import tracefs
 from harness.kernel.errors import KernelError
 from harness.kernel.netns import entered, list_netns
 from harness.kernel.procfs import read_text
-from harness.kernel import tracefs
 from harness.lab.names import claim_subnet, cleanup_stale, delete_netns, release_subnet
 from harness.lab.nft import Nft
 

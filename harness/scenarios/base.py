@@ -241,9 +241,12 @@ class Scenario:
         raise NotImplementedError
 
     def run_with_control(self, overrides: dict[str, Expect] | None = None) -> Outcome:
-        """The claim, then its negative control; the control's result rides on the claim's
-        outcome (``outcome.control``)."""
-        outcome = self.run(overrides)
+        """The claim, then its negative control (``add_control``)."""
+        return self.add_control(self.run(overrides), overrides)
+
+    def add_control(self, outcome: Outcome,
+                    overrides: dict[str, Expect] | None = None) -> Outcome:
+        """Run the negative control and hang its result on the claim's ``outcome``."""
         ctl = self.run(overrides, control=True)
         outcome.control = Control(self.control, self.control_catches, ctl)
         return outcome

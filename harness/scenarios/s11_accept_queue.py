@@ -37,7 +37,7 @@ class AcceptQueue(Scenario):
         backlog = CLIENTS if run.control else BACKLOG
         with Stage(run) as st:
             before = st.counters("server")
-            with st.listen(backlog=backlog) as lst, st.evidence():
+            with st.listen(backlog=backlog), st.evidence():
                 clients = self._burst(st)
                 time.sleep(1.5)  # the dropped SYNs are retransmitted once meanwhile
                 (row,) = st.dump("server", states=["LISTEN"])

@@ -35,7 +35,9 @@ class SimultaneousClose(Scenario):
         with Stage(run) as st, st.listen() as lst:
             # The crossing needs both retransmission timers to fire on one tick; when the
             # two close() calls land on different ticks (a busy machine), try again.
-            for attempt in range(1 if run.control else ATTEMPTS):
+            attempts = 0
+            while attempts < (1 if run.control else ATTEMPTS):
+                attempts += 1
                 with st.evidence():
                     ports, lost, retrans = self._close_both(st, lst, lose=not run.control)
                 tw = {r: len(st.dump(r, states=["TIME_WAIT"], ports=[ports[0]]))
@@ -44,7 +46,7 @@ class SimultaneousClose(Scenario):
                          "server": st.path("server", ports[::-1])}
                 if all("CLOSING" in p for p in paths.values()):
                     break
-            run.evidence["attempts"] = attempt + 1
+            run.evidence["attempts"] = attempts
             run.observe("lost_first_fins", lost)
             run.observe("retransmitted_fins", retrans)
             run.observe("client_time_wait", tw["client"])

@@ -26,8 +26,8 @@ class PortExhaustion(Scenario):
              "for every destination at once; IP_BIND_ADDRESS_NO_PORT defers the choice to "
              "connect().")
     shortened = (f"ip_local_port_range {RANGE[0]}-{RANGE[1]} ({PORTS} ports) on the client",)
-    control = ("tcp_tw_reuse_delay=1 ms (its minimum) for the young TIME_WAIT, tcp_tw_reuse back to 0 for the "
-               "old ones, IP_BIND_ADDRESS_NO_PORT unset")
+    control = ("tcp_tw_reuse_delay=1 ms (its minimum) for the young TIME_WAIT, "
+               "tcp_tw_reuse back to 0 for the old ones, IP_BIND_ADDRESS_NO_PORT unset")
     control_catches = ("young_time_wait_reused", "ok_with_tw_reuse", "tw_recycled",
                        "bind_with_no_port")
     expected = {

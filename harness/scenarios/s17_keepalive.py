@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import statistics
-import time
 
 from harness.scenarios.base import Expect, Run, Scenario
 from harness.scenarios.stage import Stage, errno_name

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import socket
 import time
@@ -50,18 +51,14 @@ class PersistTimer(Scenario):
                 sent = 0
                 deadline = time.monotonic() + WAIT_S
                 while time.monotonic() < deadline:
-                    try:
+                    with contextlib.suppress(BlockingIOError):
                         sent += c.send(b"x" * 65536)
-                    except BlockingIOError:
-                        pass
                     time.sleep(0.05)
                     if run.control:
                         conn.setblocking(False)
-                        try:
+                        with contextlib.suppress(BlockingIOError):
                             while conn.recv(65536):
                                 pass
-                        except BlockingIOError:
-                            pass
                 rows = st.dump("client", states=["ESTABLISHED"], ports=[cport])
                 run.observe("probe_timer_in_dump", rows[0].timer if rows else None)
                 run.evidence["bytes_sent_by_application"] = sent

@@ -32,26 +32,25 @@ class FinWait2Held(Scenario):
 
     def execute(self, run: Run) -> None:
         sysctls = {"client": {"net.ipv4.tcp_fin_timeout": FIN_TIMEOUT_S}}
-        with Stage(run, sysctls=sysctls) as st, st.listen() as lst:
-            with st.evidence():
-                held, orphan = st.connect(), st.connect()
-                peers = [lst.accept()[0] for _ in range(2)]  # both stay in CLOSE_WAIT
-                ports = {"held": st.ports_of(held)[0], "orphan": st.ports_of(orphan)[0]}
-                held.shutdown(socket.SHUT_WR)
-                if run.control:
-                    held.close()
-                orphan.close()
-                time.sleep(0.2)
-                for key, port in ports.items():
-                    rows = st.dump("client", states=["FIN_WAIT2"], ports=[port])
-                    run.observe(f"{key}_timer", rows[0].timer if rows else None)
-                time.sleep(FIN_TIMEOUT_S + 1)
-                for key, port in ports.items():
-                    run.observe(f"{key}_fin_wait2_after",
-                                len(st.dump("client", states=["FIN_WAIT2"], ports=[port])))
+        with Stage(run, sysctls=sysctls) as st, st.listen() as lst, st.evidence():
+            held, orphan = st.connect(), st.connect()
+            peers = [lst.accept()[0] for _ in range(2)]  # both stay in CLOSE_WAIT
+            ports = {"held": st.ports_of(held)[0], "orphan": st.ports_of(orphan)[0]}
+            held.shutdown(socket.SHUT_WR)
+            if run.control:
                 held.close()
-                for p in peers:
-                    p.close()
+            orphan.close()
+            time.sleep(0.2)
+            for key, port in ports.items():
+                rows = st.dump("client", states=["FIN_WAIT2"], ports=[port])
+                run.observe(f"{key}_timer", rows[0].timer if rows else None)
+            time.sleep(FIN_TIMEOUT_S + 1)
+            for key, port in ports.items():
+                run.observe(f"{key}_fin_wait2_after",
+                            len(st.dump("client", states=["FIN_WAIT2"], ports=[port])))
+            held.close()
+            for p in peers:
+                p.close()
 
 
 SCENARIO = FinWait2Held()

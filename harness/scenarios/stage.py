@@ -23,8 +23,8 @@ import contextlib
 import errno
 import socket
 import time
-from socket import AF_INET, AF_INET6
 from collections.abc import Iterator
+from socket import AF_INET, AF_INET6
 
 from harness.kernel import sockdiag
 from harness.kernel.inet_diag import STATE_NAMES
