@@ -23,7 +23,7 @@ from html import escape
 WIDTH = 820
 LEFT, RIGHT = 250, 590  # the two host lines
 TIME_X = 4  # the time column, left-aligned, up to ~60 px
-ROW = 26
+ROW = 30
 TOP = 50
 FONT = 11  # monospace: a character is about 0.6 x FONT wide
 CHAR = FONT * 0.6
@@ -148,7 +148,7 @@ def _arrow(seg: dict, y: float, x_of: dict, conn: int | None) -> list[str]:
     lost = bool(seg.get("dropped"))
     color = COLORS["lost"] if lost else COLORS[src]
     y0 = y + 6  # the arrow starts just below its label
-    y1 = y0 + ROW * 0.75
+    y1 = y0 + ROW * 0.65
     out = []
     if lost:  # stops 60% of the way, where a cross marks the loss
         xe, ye = x1 + (x2 - x1) * 0.6, y0 + (y1 - y0) * 0.6
