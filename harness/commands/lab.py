@@ -9,8 +9,9 @@ import re
 import click
 
 from harness.errors import UsageProblem
+from harness.kernel import tracefs
 from harness.lab import Lab, cleanup_stale, list_labs
-from harness.lab.names import MARKERS, delete_netns, owner_pid, pid_alive
+from harness.lab.names import MARKERS, delete_netns, owner_pid, pid_alive, release_subnets_of
 
 EPILOG = """\b
 Examples:
@@ -34,6 +35,8 @@ def _need_root() -> None:
 def command():
     """Two lab hosts (network namespaces joined by a veth pair) that persist until
     `lab down`, for experiments by hand. Nothing is changed outside them."""
+    if os.geteuid() == 0:
+        tracefs.cleanup_stale()  # instances a killed socklife left tracing
 
 
 @command.command("up", epilog=EPILOG)
@@ -104,6 +107,7 @@ def down(name, all_):
         marker = os.path.join(MARKERS, lab)
         if os.path.exists(marker):
             os.unlink(marker)
+        release_subnets_of(lab)
         click.echo(f"removed lab {lab}")
     for ns in cleanup_stale():
         click.echo(f"removed stale {ns}")

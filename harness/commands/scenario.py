@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 
 import click
 
 from harness.errors import UsageProblem
+from harness.kernel import tracefs
 from harness.scenarios.base import Outcome
 from harness.scenarios.registry import all_scenarios, by_name
 
@@ -16,8 +18,19 @@ EPILOG = """\b
 Examples:
   socklife scenario list
   socklife scenario run handshake close-client-first
-  socklife scenario run --all --report lifecycle.html
-  socklife scenario run 4 --json
+  socklife scenario run --all --controls --report lifecycle.html
+  socklife scenario run 4 --control --json
+
+\b
+--control (--controls): run each scenario's negative control after it: the
+same experiment with the kernel made to behave otherwise (a sysctl flipped, a
+fault removed or added, a socket option unset). The claim's checks must fail
+under it; a control that passes is reported as a failure (exit 1), since its
+checks could not tell the claim from its opposite.
+
+\b
+Ctrl-C or SIGTERM during a run: the scenarios finished so far are written
+(--json, --report), marked "interrupted", and the lab is removed; exit 130.
 """
 
 
@@ -31,31 +44,66 @@ def command():
 def list_cmd():
     """Name and one-line claim of each scenario (`run` needs root for all of them)."""
     for s in all_scenarios():
-        click.echo(f"{s.number:>2} {s.name:<24} {s.title}")
+        click.echo(f"{s.number:>2} {s.name:<24} {s.title}"[:80])
+
+
+def _clip(text: str, width: int = 74) -> str:
+    return text if len(text) <= width else text[:width - 3] + "..."
 
 
 def render_outcome(o: Outcome) -> str:
-    """A compact evidence table and the pass/fail line, within 80 columns."""
-    lines = [f"{o.number:>2}. {o.name}: {o.title}"[:80]]
+    """A compact evidence table and the verdict line, within 80 columns."""
+    lines = [_clip(f"{o.number:>2}. {o.name}: {o.title}", 80)]
     for c in o.checks:
         mark = "ok " if c.passed else "XX "
-        lines.append(f"   {mark}{c.message()[:74]}")
+        lines.append(f"   {mark}{_clip(c.message())}")
     for note in o.run.notes:
-        lines.append(f"   -- {note[:74]}")
+        lines.append(f"   -- {_clip(note)}")
     if o.error:
-        lines.append(f"   !! {o.error[:74]}")
-    verdict = "PASS" if o.passed else "FAIL"
-    lines.append(f"   {verdict} {o.name} ({o.duration_s:.1f} s)")
+        lines.append(f"   !! {_clip(o.error)}")
+    if o.control is not None:
+        ctl = o.control.outcome
+        mark = "ok " if o.control.failed_as_expected else "XX "
+        lines.append(f"   {mark}{_clip('control: ' + o.control.what)}")
+        for c in ctl.checks:
+            if not c.passed:
+                lines.append(f"      caught by {_clip(c.message(), 62)}")
+        if ctl.error:
+            lines.append(f"      !! {_clip(ctl.error, 71)}")
+    verdict = "PASS" if o.ok else "FAIL"
+    took = o.duration_s + (o.control.outcome.duration_s if o.control else 0.0)
+    lines.append(f"   {verdict} {o.name} ({took:.1f} s): {o.verdict()}")
     return "\n".join(lines)
+
+
+def summary(outcomes: list[Outcome], controls: bool, interrupted: bool) -> str:
+    """What went wrong, in words, before the numbers."""
+    lines = []
+    for o in outcomes:
+        if not o.passed:
+            lines.append(f"claim failed: {o.name}: {'; '.join(o.failures())[:160]}")
+        if o.control is not None and not o.control.failed_as_expected:
+            lines.append(f"control did not fail as it must: {o.name}: "
+                         f"{o.control.verdict()[:160]}")
+    if interrupted:
+        lines.append("interrupted: the results below are those finished so far")
+    held = sum(o.passed for o in outcomes)
+    line = f"{held}/{len(outcomes)} scenarios passed"
+    if controls:
+        caught = sum(1 for o in outcomes if o.control and o.control.failed_as_expected)
+        line += f", {caught}/{len(outcomes)} controls failed as expected"
+    return "\n".join([*lines, line])
 
 
 @command.command("run", epilog=EPILOG)
 @click.argument("names", nargs=-1)
 @click.option("--all", "run_all", is_flag=True, help="Run every scenario.")
+@click.option("--control", "--controls", "controls", is_flag=True,
+              help="Also run each scenario's negative control; it must fail.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document at the end.")
 @click.option("--report", "report", type=click.Path(dir_okay=False), default=None,
               help="Write a self-contained HTML report with sequence diagrams.")
-def run_cmd(names, run_all, as_json, report):
+def run_cmd(names, run_all, controls, as_json, report):
     """Run scenarios by name or number (see `socklife scenario list`)."""
     if run_all == bool(names):
         raise UsageProblem("give scenario names or --all (not both)")
@@ -69,25 +117,42 @@ def run_cmd(names, run_all, as_json, report):
         raise UsageProblem(f"needs root (lab namespaces, tracefs): {', '.join(need_root)}")
     if report:
         _check_writable(report)
-    outcomes = []
-    for i, s in enumerate(chosen, 1):
-        click.echo(f"[{i}/{len(chosen)}] {s.name} ...", err=True)
-        o = s.run()
-        outcomes.append(o)
-        if not as_json:
-            click.echo(render_outcome(o))
-    passed = sum(o.passed for o in outcomes)
+    if need_root:
+        tracefs.cleanup_stale()
+    outcomes: list[Outcome] = []
+    interrupted = False
+    started = time.monotonic()
+    try:
+        for i, s in enumerate(chosen, 1):
+            click.echo(f"[{i}/{len(chosen)}] {s.name} ...", err=True)
+            o = s.run()
+            outcomes.append(o)  # kept even if the control is interrupted
+            if controls:
+                s.add_control(o)
+            if not as_json:
+                click.echo(render_outcome(o))
+    except KeyboardInterrupt:
+        interrupted = True
+        click.echo(f"socklife: interrupted during {s.name}: writing the {len(outcomes)} "
+                   "finished", err=True)
+    ok = all(o.ok for o in outcomes) and not interrupted
     if as_json:
-        click.echo(json.dumps({"scenarios": [o.to_json() for o in outcomes]}))
+        click.echo(json.dumps({"scenarios": [o.to_json() for o in outcomes],
+                               "interrupted": interrupted, "controls": controls,
+                               "planned": [s.name for s in chosen],
+                               "duration_s": round(time.monotonic() - started, 1)}))
     else:
-        click.echo(f"\n{passed}/{len(outcomes)} scenarios passed")
+        click.echo("\n" + summary(outcomes, controls, interrupted))
     if report:
         from harness.report.scenario_report import write_report
 
-        write_report(outcomes, report)
+        write_report(outcomes, report, interrupted=interrupted,
+                     planned=[s.name for s in chosen])
         click.echo(f"report: {report}", err=True)
     sys.stdout.flush()
-    return 0 if passed == len(outcomes) else 1
+    if interrupted:
+        return 130
+    return 0 if ok else 1
 
 
 def _check_writable(path: str) -> None:

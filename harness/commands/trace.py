@@ -17,6 +17,7 @@ import click
 
 from harness.commands.common import check_netns, netns_option, port_option
 from harness.errors import UsageProblem
+from harness.kernel import tracefs
 from harness.kernel.tracefs import Tracer
 from harness.observe.lifecycle import Lifecycles
 
@@ -114,6 +115,7 @@ def command(netns, ports, duration, as_json):
     if os.geteuid() != 0:
         raise UsageProblem("needs root for tracepoints (tracefs)")
     check_netns(netns)
+    tracefs.cleanup_stale()  # instances a killed socklife left tracing
     addrs = _addresses(netns) if netns else []
     out = sys.stdout
     t0 = time.monotonic()

@@ -18,10 +18,11 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from harness.kernel import tracefs
 from harness.kernel.errors import KernelError
 from harness.kernel.netns import entered, list_netns
 from harness.kernel.procfs import read_text
-from harness.lab.names import cleanup_stale, delete_netns
+from harness.lab.names import claim_subnet, cleanup_stale, delete_netns, release_subnet
 from harness.lab.nft import Nft
 
 _counter = itertools.count()
@@ -124,7 +125,8 @@ class Lab:
         n = next(_counter)
         self.name = name or f"{os.getpid()}-{n}"
         self.roles = roles
-        self.k = (os.getpid() * 7 + n) % 512  # a /24 of 198.18.0.0/15 per lab
+        self.k: int | None = None  # a /24 of 198.18.0.0/15, claimed in up()
+        self._first_k = (os.getpid() * 7 + n) % 512
         self.sysctls = sysctls or {}
         self.hosts: dict[str, Host] = {}
         self._made: list[str] = []
@@ -143,9 +145,12 @@ class Lab:
 
     def up(self) -> Lab:
         cleanup_stale()
+        tracefs.cleanup_stale()
         _open_labs.append(self)
         _guard_sigterm()
         try:
+            if len(self.roles) == 2:
+                self.k = claim_subnet(self.name, self._first_k)
             for role in self.roles:
                 ns = self.netns_name(role)
                 if ns in list_netns():  # someone else's: never ours to remove
@@ -181,6 +186,9 @@ class Lab:
             host.nft.cancel_timers()
         for ns in self._made:  # also one whose set-up was interrupted
             delete_netns(ns)
+        if self.k is not None:
+            release_subnet(self.k, self.name)
+            self.k = None
         self._made.clear()
         self.hosts.clear()
         with contextlib.suppress(ValueError):
@@ -189,8 +197,10 @@ class Lab:
 
     def keep(self) -> None:
         """Leave the namespaces for someone else to remove (`socklife lab down`): this
-        object forgets them and no longer guards SIGTERM for them."""
+        object forgets them and no longer guards SIGTERM for them. Their subnet stays
+        claimed while the namespaces exist."""
         self._made.clear()
+        self.k = None
         with contextlib.suppress(ValueError):
             _open_labs.remove(self)
         _restore_sigterm()

@@ -20,6 +20,12 @@ Only the first N: ``count=N`` (``once=True`` is ``count=1``) gates the rule with
 exactly N matching segments reach the verdict and later ones (the retransmissions)
 pass. The counter sits after the gate and so counts what the rule dropped.
 
+A rule remembers its match, when it was added and (once deleted) its last counter, and
+``Rule.matches(segment)`` is the same match in Python over a captured segment dict
+(``harness.kernel.tcp_segment``): with the counter that says how many it dropped, a
+capture taken where the segment was still on the wire (the receiver's side, before
+its ``input`` chain) tells which segments were lost.
+
 From a time on: ``drop_after(seconds, **match)`` adds the rule ``seconds`` from now
 (a timer thread; ``meta time`` in nft 1.0.6 takes whole seconds only).
 
@@ -44,6 +50,7 @@ import itertools
 import json
 import subprocess
 import threading
+import time
 
 from harness.kernel.errors import KernelError
 
@@ -108,21 +115,53 @@ def match_expr(tcp_flags: str | None = None, sport: int | None = None,
     return " ".join(parts)
 
 
-class Rule:
-    """One rule of a host's table; ``packets`` reads its counter now (0 before it exists)."""
+def segment_matches(match: dict, seg: dict) -> bool:
+    """Whether a decoded segment (``src``, ``dst``, ``sport``, ``dport``, ``flags`` as
+    "ACK,FIN", ``len``) meets ``match`` (the keyword arguments of ``match_expr``)."""
+    for key, field in (("sport", "sport"), ("dport", "dport"), ("saddr", "src"),
+                       ("daddr", "dst")):
+        if match.get(key) and seg.get(field) != match[key]:
+            return False
+    flags = match.get("tcp_flags")
+    if flags:
+        want = {f.strip().upper() for f in flags.replace("|", ",").split(",") if f.strip()}
+        have = {f for f in seg.get("flags", "").split(",") if f in FLAG_BITS.upper().split("|")}
+        if want != have:
+            return False
+    if match.get("payload_len") is not None and seg.get("len") != match["payload_len"]:
+        return False
+    data = match.get("data")
+    return data is None or bool(seg.get("len")) == data
 
-    def __init__(self, nft: Nft, chain: str, name: str):
+
+class Rule:
+    """One rule of a host's table; ``packets`` reads its counter now (0 before it exists,
+    the last value read before ``delete()`` after it)."""
+
+    def __init__(self, nft: Nft, chain: str, name: str, match: dict | None = None,
+                 count: int | None = None):
         self.nft, self.chain, self.name = nft, chain, name
+        self.match, self.count = dict(match or {}), count
+        self.added_at = time.monotonic()  # just before the rule exists (monotonic clock)
+        self.deleted_at: float | None = None
+        self._final: int | None = None
 
     def __repr__(self) -> str:
         return f"Rule({self.nft.netns} {self.chain} {self.name})"
 
     @property
     def packets(self) -> int:
+        if self._final is not None:
+            return self._final
         return self.nft.counters().get(self.name, 0)
 
+    def matches(self, seg: dict) -> bool:
+        return segment_matches(self.match, seg)
+
     def delete(self) -> None:
+        self._final = self.packets
         self.nft.delete(self.name)
+        self.deleted_at = time.monotonic()
 
 
 class Nft:
@@ -152,7 +191,7 @@ class Nft:
             self._ready = True
 
     def add(self, chain: str, expr: str, verdict: str = "drop", count: int | None = None,
-            name: str | None = None) -> Rule:
+            name: str | None = None, match: dict | None = None) -> Rule:
         """Add ``expr`` with a counter and ``verdict`` (drop, accept, or "" to count);
         ``count=N``: only the first N matching segments get the verdict."""
         if chain not in CHAINS:
@@ -163,18 +202,19 @@ class Nft:
         name = name or f"r{next(_ids)}"
         gate = f" limit rate 1/hour burst {int(count)} packets" if count else ""
         rule = f"{expr}{gate} counter {verdict} comment \"{name}\"".replace("  ", " ")
+        made = Rule(self, chain, name, match, count)
         self._run(["add", "rule", "inet", "socklife", chain, *rule.split()])
-        return Rule(self, chain, name)
+        return made
 
     def drop(self, chain: str = "output", once: bool = False, count: int | None = None,
              **match) -> Rule:
         """Drop matching segments leaving (``output``) or arriving (``input``) at this
         host; ``count=N`` / ``once=True``: only the first N / the first one."""
-        return self.add(chain, match_expr(**match), "drop", 1 if once else count)
+        return self.add(chain, match_expr(**match), "drop", 1 if once else count, match=match)
 
     def count(self, chain: str = "output", **match) -> Rule:
         """Only count matching segments (nothing is dropped)."""
-        return self.add(chain, match_expr(**match), "")
+        return self.add(chain, match_expr(**match), "", match=match)
 
     def drop_after(self, seconds: float, chain: str = "input", **match) -> Rule:
         """Drop every matching segment from ``seconds`` from now on (a timer adds the

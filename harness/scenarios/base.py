@@ -113,6 +113,7 @@ class Run:
     segments: list[dict] = field(default_factory=list)  # for the sequence diagram
     transitions: list[dict] = field(default_factory=list)
     hosts: dict[str, str] = field(default_factory=dict)  # role -> address, for diagrams
+    control: bool = False  # True: the negative control's run (the kernel made to differ)
 
     def observe(self, key: str, value: Any) -> Any:
         self.observed[key] = value
@@ -132,14 +133,31 @@ class Outcome:
     run: Run
     duration_s: float
     error: str | None = None
+    control: Control | None = None  # the negative control's result, when it ran
 
     @property
     def passed(self) -> bool:
+        """The claim held: no error and every check passed."""
         return self.error is None and all(c.passed for c in self.checks)
+
+    @property
+    def ok(self) -> bool:
+        """The claim held and, if its control ran, the control failed as it must."""
+        return self.passed and (self.control is None or self.control.failed_as_expected)
+
+    def failed_keys(self) -> list[str]:
+        return [c.key for c in self.checks if not c.passed]
 
     def failures(self) -> list[str]:
         out = [c.message() for c in self.checks if not c.passed]
         return ([f"error: {self.error}"] if self.error else []) + out
+
+    def verdict(self) -> str:
+        """One line: what the claim and its control did."""
+        head = "claim held" if self.passed else "claim FAILED"
+        if self.control is None:
+            return head
+        return f"{head}; {self.control.verdict()}"
 
     def to_json(self) -> dict:
         return {
@@ -151,16 +169,70 @@ class Outcome:
             "evidence": self.run.evidence, "notes": self.run.notes,
             "segments": self.run.segments, "transitions": self.run.transitions,
             "hosts": self.run.hosts, "duration_s": round(self.duration_s, 3),
+            "control": (self.control.to_json() if self.control is not None
+                        else {"ran": False, "failed_as_expected": None, "checks": []}),
         }
 
 
+@dataclass
+class Control:
+    """A negative control: the scenario run again with the kernel made to behave
+    otherwise (``Scenario.control``). Its claim checks must fail, at least those named
+    in ``Scenario.control_catches``, and with no error: a control that fails only
+    because the experiment broke proves nothing."""
+
+    what: str
+    catches: tuple[str, ...]
+    outcome: Outcome
+
+    @property
+    def checks(self) -> list[str]:
+        """The claim's checks that failed under the control (the ones that caught it)."""
+        return self.outcome.failed_keys()
+
+    @property
+    def failed_as_expected(self) -> bool:
+        failed = set(self.checks)
+        return (self.outcome.error is None and bool(failed)
+                and set(self.catches) <= failed)
+
+    def verdict(self) -> str:
+        if self.failed_as_expected:
+            return "control failed as expected on: " + ", ".join(self.checks)
+        if self.outcome.error is not None:
+            return f"control broke ({self.outcome.error})"
+        missed = [k for k in self.catches if k not in self.checks]
+        if not self.checks:
+            return "CONTROL PASSED: these checks cannot tell the claim from its control"
+        return ("control failed, but not on " + ", ".join(missed)
+                + " (failed on: " + ", ".join(self.checks) + ")")
+
+    def to_json(self) -> dict:
+        o = self.outcome
+        return {"ran": True, "failed_as_expected": self.failed_as_expected,
+                "checks": self.checks, "what": self.what, "expected_to_fail":
+                list(self.catches), "error": o.error,
+                "observed": {c.key: c.observed for c in o.checks},
+                "evidence": o.run.evidence, "notes": o.run.notes,
+                "segments": o.run.segments, "transitions": o.run.transitions,
+                "hosts": o.run.hosts, "duration_s": round(o.duration_s, 3)}
+
+
 class Scenario:
-    """Subclasses set the class attributes and implement ``execute(run)``."""
+    """Subclasses set the class attributes and implement ``execute(run)``.
+
+    ``control`` says what the negative control changes (a sysctl flipped, a fault
+    removed or added, a socket option unset, a timer made longer); ``execute`` reads
+    ``run.control`` and does exactly that. ``control_catches`` names the checks that
+    must fail under it.
+    """
 
     name: str = ""
     number: int = 0
     title: str = ""
     claim: str = ""
+    control: str = ""
+    control_catches: tuple[str, ...] = ()
     needs_root: bool = True
     shortened: tuple[str, ...] = ()  # timers shortened in the lab, said in the output
     expected: ClassVar[dict[str, Expect]] = {}
@@ -168,9 +240,23 @@ class Scenario:
     def execute(self, run: Run) -> None:
         raise NotImplementedError
 
-    def run(self, overrides: dict[str, Expect] | None = None) -> Outcome:
+    def run_with_control(self, overrides: dict[str, Expect] | None = None) -> Outcome:
+        """The claim, then its negative control (``add_control``)."""
+        return self.add_control(self.run(overrides), overrides)
+
+    def add_control(self, outcome: Outcome,
+                    overrides: dict[str, Expect] | None = None) -> Outcome:
+        """Run the negative control and hang its result on the claim's ``outcome``."""
+        ctl = self.run(overrides, control=True)
+        outcome.control = Control(self.control, self.control_catches, ctl)
+        return outcome
+
+    def run(self, overrides: dict[str, Expect] | None = None,
+            control: bool = False) -> Outcome:
         expected = {**self.expected, **(overrides or {})}
-        run = Run()
+        run = Run(control=control)
+        if control:
+            run.note(f"control: {self.control}")
         for text in self.shortened:
             run.note(f"shortened: {text}")
         started = time.monotonic()

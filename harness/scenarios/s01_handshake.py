@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import socket
 
-from harness.kernel.inet_diag import STATE_NAMES
 from harness.scenarios.base import Expect, Run, Scenario
-from harness.scenarios.stage import Stage
+from harness.scenarios.stage import Stage, tcp_state
+
+TCP_FASTOPEN = getattr(socket, "TCP_FASTOPEN", 23)
+MSG_FASTOPEN = getattr(socket, "MSG_FASTOPEN", 0x20000000)
+HELLO = b"hello"
 
 
 def accept_and_echo(lst: socket.socket) -> str:
     """Accept one connection; return its state as accept() handed it over (TCP_INFO)."""
     conn, _ = lst.accept()
     with conn:
-        state = STATE_NAMES[conn.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 8)[0]]
+        state = tcp_state(conn)
         conn.sendall(conn.recv(64))
         conn.recv(64)
     return state
@@ -28,6 +31,10 @@ class Handshake(Scenario):
              "The SYN and the SYN+ACK each consume one sequence number. The client goes "
              "SYN_SENT -> ESTABLISHED, the server's request goes SYN_RECV -> ESTABLISHED, "
              "and accept() hands over a socket that is already ESTABLISHED.")
+    control = ("the client's SYN carries its first data (TCP Fast Open without a cookie: "
+               "tcp_fastopen=0x5 on the client, 0x202 on the server): the SYN+ACK then "
+               "acknowledges x+1+len, so a check that reads the wire must fail")
+    control_catches = ("synack_ack_minus_syn_seq", "ack_seq_minus_syn_seq")
     expected = {
         "first_three": Expect(["SYN", "SYN,ACK", "ACK"]),
         "synack_ack_minus_syn_seq": Expect(1),
@@ -39,26 +46,40 @@ class Handshake(Scenario):
     }
 
     def execute(self, run: Run) -> None:
-        with Stage(run) as st, st.listen() as lst:
+        sysctls = ({"client": {"net.ipv4.tcp_fastopen": 0x5},
+                    "server": {"net.ipv4.tcp_fastopen": 0x202}} if run.control else None)
+        opts = {"TCP_FASTOPEN": 16} if run.control else {}
+        with Stage(run, sysctls=sysctls) as st, st.listen(**opts) as lst:
             with st.evidence():
                 server = st.background(accept_and_echo, lst)
-                with st.connect() as c:
-                    c.sendall(b"hello")
+                if run.control:
+                    c = st.socket("client")
+                    c.settimeout(5)
+                    c.sendto(HELLO, MSG_FASTOPEN, (st.server.addr, st.port))
+                else:
+                    c = st.connect()
+                    c.sendall(HELLO)
+                with c:
+                    ports = st.ports_of(c)
                     c.recv(64)
                 run.observe("accepted_socket_state", server.wait(10))
-            segs = st.segments[:3]
-            run.observe("first_three", [s["flags"] for s in segs])
-            if len(segs) == 3:
-                syn, synack, ack = segs
+            segs = [s for s in st.segments if s["sport"] == ports[0] or s["dport"] == ports[0]]
+            syn = next((s for s in segs if s["flags"] == "SYN"), None)
+            if syn is not None:
+                segs = segs[segs.index(syn):]
+            run.observe("first_three", [s["flags"] for s in segs[:3]])
+            if len(segs) >= 3:
+                syn, synack, ack = segs[:3]
                 run.observe("synack_ack_minus_syn_seq",
                             (synack["ack_abs"] - syn["seq_abs"]) % 2**32)
                 run.observe("ack_seq_minus_syn_seq", (ack["seq_abs"] - syn["seq_abs"]) % 2**32)
                 run.observe("ack_ack_minus_synack_seq",
                             (ack["ack_abs"] - synack["seq_abs"]) % 2**32)
                 run.evidence["isn"] = {"client": syn["seq_abs"], "server": synack["seq_abs"]}
+                run.evidence["syn_len"] = syn["len"]
                 run.evidence["syn_options"] = syn["options"]
-            run.observe("client_path", st.path("client"))
-            run.observe("server_path", st.path("server"))
+            run.observe("client_path", st.path("client", ports))
+            run.observe("server_path", st.path("server", ports[::-1]))
 
 
 SCENARIO = Handshake()

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import errno
 import socket
+import time
 
 from harness.scenarios.base import Expect, Run, Scenario
-from harness.scenarios.stage import Stage
-
-
-def errno_name(exc: OSError) -> str:
-    return errno.errorcode.get(exc.errno, str(exc.errno))
+from harness.scenarios.stage import Stage, errno_name
 
 
 class CloseServerFirst(Scenario):
@@ -20,6 +16,9 @@ class CloseServerFirst(Scenario):
     claim = ("Whoever sends the first FIN ends in TIME_WAIT. When the server closes first, "
              "the TIME_WAIT socket holds the server's own port: restarting the listener "
              "without SO_REUSEADDR fails with EADDRINUSE, and with SO_REUSEADDR it succeeds.")
+    control = "the client sends the first FIN instead (same sockets, the closes swapped)"
+    control_catches = ("server_states_after_close", "client_states_after_close",
+                       "rebind_without_reuseaddr", "server_path", "client_path")
     expected = {
         "server_states_after_close": Expect("TIME_WAIT", "contains"),
         "client_states_after_close": Expect("TIME_WAIT", "absent"),
@@ -33,20 +32,23 @@ class CloseServerFirst(Scenario):
         with Stage(run) as st:
             with st.evidence():
                 lst = st.listen()  # a usual server: SO_REUSEADDR on its listener
-                with st.connect() as c:
-                    conn, _ = lst.accept()
-                    lst.close()
-                    conn.close()  # the server's FIN goes first
-                    assert c.recv(16) == b""
-                # the client closes on leaving the with block
+                c = st.connect()
+                ports = st.ports_of(c)
+                conn, _ = lst.accept()
+                lst.close()
+                first, second = (c, conn) if run.control else (conn, c)
+                first.close()  # this side's FIN goes first
+                assert second.recv(16) == b""
+                second.close()
+                time.sleep(0.1)  # the last ACK
             run.observe("server_states_after_close", st.states("server"))
             run.observe("client_states_after_close", st.states("client"))
             tw = st.dump("server", states=["TIME_WAIT"])
             run.evidence["server_time_wait"] = [f"{r.local} -> {r.remote}" for r in tw]
             run.observe("rebind_without_reuseaddr", self._rebind(st, reuseaddr=False))
             run.observe("rebind_with_reuseaddr", self._rebind(st, reuseaddr=True))
-            run.observe("server_path", st.path("server"))
-            run.observe("client_path", st.path("client"))
+            run.observe("server_path", st.path("server", ports[::-1]))
+            run.observe("client_path", st.path("client", ports))
 
     @staticmethod
     def _rebind(st: Stage, reuseaddr: bool) -> str:

@@ -19,6 +19,9 @@ class CloseWaitLeak(Scenario):
              "timer for it. The peer, orphaned in FIN_WAIT2, gives up after "
              "tcp_fin_timeout.")
     shortened = (f"tcp_fin_timeout set to {FIN_TIMEOUT_S} s on the client (default 60 s)",)
+    control = ("the application calls close() half a second after the client's FIN (the "
+               "leak fixed)")
+    control_catches = ("server_close_wait_after_fin_timeout", "client_fin_wait2_lasted_s")
     expected = {
         "server_close_wait_after_fin_timeout": Expect(1),
         "client_fin_wait2_first": Expect(1),
@@ -36,15 +39,18 @@ class CloseWaitLeak(Scenario):
                 c.close()
                 closed = time.monotonic()
                 time.sleep(0.2)
-            fw2 = st.dump("client", states=["FIN_WAIT2"])
-            run.observe("client_fin_wait2_first", len(fw2))
-            run.evidence["client_fin_wait2_timer"] = [r.timer for r in fw2]
-            gone = None
-            while time.monotonic() - closed < FIN_TIMEOUT_S + 2:
-                if not st.dump("client", states=["FIN_WAIT2"]):
-                    gone = time.monotonic() - closed
-                    break
-                time.sleep(0.1)
+                fw2 = st.dump("client", states=["FIN_WAIT2"])
+                run.observe("client_fin_wait2_first", len(fw2))
+                run.evidence["client_fin_wait2_timer"] = [r.timer for r in fw2]
+                if run.control:
+                    time.sleep(0.3)
+                    leaked.close()
+                gone = None
+                while time.monotonic() - closed < FIN_TIMEOUT_S + 2:
+                    if not st.dump("client", states=["FIN_WAIT2"]):
+                        gone = time.monotonic() - closed
+                        break
+                    time.sleep(0.1)
             run.observe("client_fin_wait2_lasted_s", None if gone is None else round(gone, 2))
             time.sleep(max(0.0, FIN_TIMEOUT_S + 0.5 - (time.monotonic() - closed)))
             run.observe("client_fin_wait2_after_fin_timeout",

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import socket
 import time
 
 from harness.scenarios.base import Expect, Run, Scenario
-from harness.scenarios.stage import Stage
+from harness.scenarios.stage import Stage, tcp_state
 
 
 class LostFinalAck(Scenario):
@@ -13,55 +14,57 @@ class LostFinalAck(Scenario):
     number = 8
     title = "Lost final ACK: FIN again, TIME_WAIT answers"
     claim = ("If the last ACK of the close is lost, the side in LAST_ACK retransmits its "
-             "FIN. The side in TIME_WAIT still knows the connection and acknowledges it "
-             "again: that is what TIME_WAIT is for. Had it gone straight to CLOSED, the "
-             "retransmitted FIN would be answered with RST (shown with tcp_max_tw_buckets=0, "
-             "which makes the kernel skip TIME_WAIT).")
+             "FIN. The side in TIME_WAIT still knows the connection and acknowledges the "
+             "retransmitted FIN again, without RST: that is what TIME_WAIT is for. (The "
+             "client half-closes with shutdown(), so its own full socket, not a minisocket, "
+             "takes the server's FIN and turns TIME_WAIT.)")
+    control = ("tcp_max_tw_buckets=0 on the client: the socket that would turn TIME_WAIT "
+               "is closed instead (TCPTimeWaitOverflow), and the retransmitted FIN meets "
+               "no connection: the client host answers it with RST")
+    control_catches = ("client_time_wait", "client_acks_of_server_fin", "client_sent_rst")
     expected = {
-        "final_ack_dropped": Expect(1),
+        "final_ack_lost": Expect(1),
         "server_fins": Expect(2, "at_least"),
-        "client_acks_of_server_fin": Expect(1, "at_least"),
-        "client_resets_with_time_wait": Expect(0),
-        "client_resets_without_time_wait": Expect(1, "at_least"),
         "server_retransmissions": Expect(1, "at_least"),
+        "client_time_wait": Expect(1),
+        "client_acks_of_server_fin": Expect(2, "at_least"),
+        "client_sent_rst": Expect(False),
     }
 
     def execute(self, run: Run) -> None:
-        with Stage(run) as st, st.listen() as lst:
+        sysctls = {"client": {"net.ipv4.tcp_max_tw_buckets": 0}} if run.control else None
+        with Stage(run, sysctls=sysctls) as st, st.listen() as lst:
+            before_c, before_s = st.counters("client"), st.counters("server")
             with st.evidence():
-                resets, dropped, retrans = self._close_losing_last_ack(st, lst)
-            run.observe("final_ack_dropped", dropped)
-            run.observe("client_resets_with_time_wait", resets)
-            run.observe("server_retransmissions", retrans)
-            if st.segments:
-                sfins = [s for s in st.segments if s["src"] == "server" and "FIN" in s["flags"]]
-                run.observe("server_fins", len(sfins))
-                if sfins:
-                    run.observe("client_acks_of_server_fin", sum(
-                        1 for s in st.segments if s["src"] == "client"
-                        and s["ack_abs"] == (sfins[0]["seq_abs"] + 1) % 2**32))
-            st.client.set_sysctl("net.ipv4.tcp_max_tw_buckets", 0)
-            resets, _, _ = self._close_losing_last_ack(st, lst)
-            run.observe("client_resets_without_time_wait", resets)
-            run.evidence["client_time_wait_without_buckets"] = len(
-                st.dump("client", states=["TIME_WAIT"]))
-
-    @staticmethod
-    def _close_losing_last_ack(st: Stage, lst) -> tuple[int, int, int]:
-        before_c, before_s = st.counters("client"), st.counters("server")
-        c = st.connect()
-        conn, _ = lst.accept()
-        c.close()  # client first: FIN_WAIT1 -> FIN_WAIT2
-        conn.recv(1)
-        time.sleep(0.1)
-        rule = st.client.nft.drop("output", once=True, tcp_flags="ack", dport=st.port)
-        conn.close()  # server: LAST_ACK; the client's ACK of this FIN is dropped
-        time.sleep(1.0)  # the FIN's retransmission timer fires (>= 200 ms)
-        after_c, after_s = st.counters("client"), st.counters("server")
-        dropped = rule.packets
-        rule.delete()
-        return (after_c["OutRsts"] - before_c["OutRsts"], dropped,
-                after_s["RetransSegs"] - before_s["RetransSegs"])
+                c = st.connect()
+                ports = st.ports_of(c)
+                conn, _ = lst.accept()
+                c.shutdown(socket.SHUT_WR)  # client first: FIN_WAIT1 -> FIN_WAIT2
+                conn.recv(1)
+                deadline = time.monotonic() + 1.0
+                while tcp_state(c) == "FIN_WAIT1" and time.monotonic() < deadline:
+                    time.sleep(0.005)
+                # the client's ACK of the server's FIN is lost on its way
+                rule = st.lose("server", tcp_flags="ack", payload_len=0, dport=st.port)
+                conn.close()  # server: LAST_ACK
+                time.sleep(1.0)  # the FIN's retransmission timer fires (>= 200 ms)
+                run.observe("client_time_wait", len(st.dump("client", states=["TIME_WAIT"])))
+                c.close()
+            after_c, after_s = st.counters("client"), st.counters("server")
+            run.observe("final_ack_lost", rule.packets)
+            run.observe("server_retransmissions", after_s["RetransSegs"] - before_s["RetransSegs"])
+            run.evidence["client_OutRsts"] = after_c["OutRsts"] - before_c["OutRsts"]
+            run.evidence["client_TCPTimeWaitOverflow"] = (
+                after_c.get("TCPTimeWaitOverflow", 0) - before_c.get("TCPTimeWaitOverflow", 0))
+            run.evidence["client_path"] = st.path("client", ports)
+            run.evidence["server_path"] = st.path("server", ports[::-1])
+            sfins = [s for s in st.segments if s["src"] == "server" and "FIN" in s["flags"]]
+            run.observe("server_fins", len(sfins))
+            if sfins:
+                run.observe("client_acks_of_server_fin", sum(
+                    1 for s in st.segments if s["src"] == "client" and "RST" not in s["flags"]
+                    and s["ack_abs"] == (sfins[0]["seq_abs"] + 1) % 2**32))
+            run.observe("client_sent_rst", st.sent("client", "RST"))
 
 
 SCENARIO = LostFinalAck()

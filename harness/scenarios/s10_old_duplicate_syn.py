@@ -3,31 +3,13 @@
 from __future__ import annotations
 
 import random
-import socket
-import struct
 import time
 
+from harness.scenarios import raw
 from harness.scenarios.base import Expect, Run, Scenario
 from harness.scenarios.stage import Stage
 
 STALE_PORT = 45999
-
-
-def checksum(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\0"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
-
-
-def syn_segment(src: str, dst: str, sport: int, dport: int, seq: int) -> bytes:
-    """A bare TCP SYN (no options) with its checksum over the IPv4 pseudo-header."""
-    header = struct.pack("!HHIIBBHHH", sport, dport, seq, 0, 5 << 4, 0x02, 64240, 0, 0)
-    pseudo = socket.inet_aton(src) + socket.inet_aton(dst) + struct.pack(
-        "!BBH", 0, socket.IPPROTO_TCP, len(header))
-    return header[:16] + struct.pack("!H", checksum(pseudo + header)) + header[18:]
 
 
 class OldDuplicateSyn(Scenario):
@@ -38,6 +20,8 @@ class OldDuplicateSyn(Scenario):
              "server long after its sender gave up. The server answers with SYN+ACK; the "
              "client host, which has no such connection, answers RST, and the server drops "
              "the half-open connection instead of accepting it.")
+    control = "the client host's RSTs are lost on their way to the server"
+    control_catches = ("server_half_open_after",)
     expected = {
         "server_answered_synack": Expect(True),
         "client_sent_rst": Expect(True),
@@ -49,26 +33,23 @@ class OldDuplicateSyn(Scenario):
     def execute(self, run: Run) -> None:
         with Stage(run) as st, st.listen() as lst:
             before = st.counters("client")["OutRsts"]
-            with st.evidence(ports=[st.port]):
-                raw = st.client.run(self._send_stale_syn, st.client.addr, st.server.addr,
-                                    st.port)
+            with st.evidence():
+                if run.control:
+                    st.lose("server", count=None, tcp_flags="rst", dport=st.port)
+                seq = random.getrandbits(32)
+                st.client.run(raw.send, st.client.addr, st.server.addr, STALE_PORT, st.port,
+                              seq)
                 time.sleep(0.3)
-            run.evidence["stale_syn_seq"] = raw
+                run.observe("server_half_open_after",
+                            len(st.dump("server", states=["SYN_RECV"])))
+            run.evidence["stale_syn_seq"] = seq
             run.observe("client_rsts_counted", st.counters("client")["OutRsts"] - before)
-            run.observe("server_half_open_after", len(st.dump("server", states=["SYN_RECV"])))
             (row,) = st.dump("server", states=["LISTEN"])
             run.observe("accepted", row.rqueue)
             run.observe("server_answered_synack", None if not st.segments else any(
                 s["src"] == "server" and s["flags"] == "SYN,ACK" for s in st.segments))
             run.observe("client_sent_rst", st.sent("client", "RST"))
             lst.close()
-
-    @staticmethod
-    def _send_stale_syn(src: str, dst: str, port: int) -> int:
-        seq = random.getrandbits(32)
-        with socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP) as raw:
-            raw.sendto(syn_segment(src, dst, STALE_PORT, port, seq), (dst, 0))
-        return seq
 
 
 SCENARIO = OldDuplicateSyn()

@@ -22,6 +22,8 @@ class FastOpen(Scenario):
              "its SYN carries the cookie and data, and the server hands the data to the "
              "application before the handshake completes.")
     shortened = ("net.ipv4.tcp_fastopen=3 (client and server) in the lab hosts",)
+    control = "TCP_FASTOPEN not set on the listener (the socket option unset)"
+    control_catches = ("second_syn_len", "server_passive_tfo")
     expected = {
         "first_syn_len": Expect(0),
         "second_syn_len": Expect(len(PAYLOAD)),
@@ -32,7 +34,8 @@ class FastOpen(Scenario):
     def execute(self, run: Run) -> None:
         sysctls = {"client": {"net.ipv4.tcp_fastopen": 3},
                    "server": {"net.ipv4.tcp_fastopen": 3}}
-        with Stage(run, sysctls=sysctls) as st, st.listen(TCP_FASTOPEN=16) as lst:
+        opts = {} if run.control else {"TCP_FASTOPEN": 16}
+        with Stage(run, sysctls=sysctls) as st, st.listen(**opts) as lst:
             before = st.counters("server")
             with st.evidence():
                 for _ in range(2):

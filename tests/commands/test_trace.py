@@ -98,3 +98,19 @@ def test_sigterm_ends_cleanly_and_removes_the_instance():
     assert err == "socklife: 0 transitions, 0 events lost\n"
     assert out == "" or out.endswith("\n")  # the header was read above
     assert _instances(proc.pid) == []
+
+
+@pytest.mark.root
+@pytest.mark.parametrize("argv", [["trace", "--duration", "0.1"], ["lab", "list"],
+                                  ["scenario", "run", "handshake"]])
+def test_commands_remove_stale_instances_of_dead_processes_at_start(argv, capsys):
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    stale = os.path.join(TRACEFS, "instances", f"socklife-{proc.pid}-7")
+    os.mkdir(stale)
+    try:
+        assert main(argv) == 0
+        assert not os.path.exists(stale)
+    finally:
+        if os.path.exists(stale):
+            os.rmdir(stale)

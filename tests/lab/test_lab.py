@@ -165,3 +165,32 @@ def test_lab_cli_up_list_down(capsys):
     assert not [n for n in list_netns() if n.startswith("sl-pytestlab")]
     assert main(["lab", "down", "--name", "nosuchlab"]) == 2
     assert main(["lab", "up", "--sysctl", "kernel.x=1"]) == 2
+
+
+_SUBNET_OF_A_CHILD = """
+import sys, time
+from harness.lab import Lab
+with Lab() as lab:
+    print(lab.client.addr, flush=True)
+    sys.stdin.readline()
+"""
+
+
+def test_concurrent_labs_never_share_a_subnet():
+    """Labs of other live processes, and one whose first choice is taken, each get a
+    subnet of their own, given back on exit."""
+    children = [subprocess.Popen([sys.executable, "-c", _SUBNET_OF_A_CHILD], text=True,
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+                for _ in range(3)]
+    try:
+        addrs = [c.stdout.readline().strip() for c in children]
+        with Lab() as mine:
+            taken = {a.rsplit(".", 1)[0] for a in addrs}
+            assert len(taken) == 3 and mine.client.addr.rsplit(".", 1)[0] not in taken
+            k = mine.k
+            assert Path(f"/run/socklife/subnets/{k}").read_text() == mine.name
+        assert not os.path.exists(f"/run/socklife/subnets/{k}")
+    finally:
+        for c in children:
+            c.communicate("\n", timeout=30)
+    assert not [n for n in list_netns() if any(f"sl-{c.pid}-" in n for c in children)]

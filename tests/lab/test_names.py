@@ -52,3 +52,30 @@ def test_list_labs_groups_namespaces_by_lab(monkeypatch):
     monkeypatch.setattr(names, "list_netns",
                         lambda: ["other", "sl-7-0-cli", "sl-7-0-srv", "sl-demo-cli"])
     assert names.list_labs() == {"7-0": ["sl-7-0-cli", "sl-7-0-srv"], "demo": ["sl-demo-cli"]}
+
+
+def test_claim_subnet_skips_live_labs_and_takes_over_stale_claims(monkeypatch, tmp_path):
+    dead, live = 999_999_902, os.getpid()
+    monkeypatch.setattr(names, "list_netns", lambda: ["sl-demo-cli", "sl-demo-srv"])
+    monkeypatch.setattr(names, "pid_alive", lambda pid: pid == live)
+    (tmp_path / "5").write_text(f"{live}-0")      # a live process's lab
+    (tmp_path / "6").write_text("demo")           # a persistent lab whose namespaces exist
+    (tmp_path / "7").write_text(f"{dead}-0")      # a killed run's: stale
+    assert names.claim_subnet(f"{live}-1", 5, folder=str(tmp_path)) == 7
+    assert (tmp_path / "7").read_text() == f"{live}-1"
+    assert names.claim_subnet(f"{live}-2", 5, folder=str(tmp_path)) == 8
+    names.release_subnet(8, "someone-else", folder=str(tmp_path))  # not theirs to give back
+    assert (tmp_path / "8").exists()
+    names.release_subnet(8, f"{live}-2", folder=str(tmp_path))
+    assert not (tmp_path / "8").exists()
+    names.release_subnets_of("demo", folder=str(tmp_path))
+    assert not (tmp_path / "6").exists() and (tmp_path / "5").exists()
+
+
+def test_claim_subnet_when_all_are_held(monkeypatch, tmp_path):
+    monkeypatch.setattr(names, "SUBNET_COUNT", 3)
+    monkeypatch.setattr(names, "list_netns", lambda: [])
+    for k in range(3):
+        (tmp_path / str(k)).write_text(f"{os.getpid()}-{k}")
+    with pytest.raises(RuntimeError, match="every lab subnet"):
+        names.claim_subnet("x", 0, folder=str(tmp_path))
