@@ -36,14 +36,17 @@ def test_two_workers_on_one_host_sample_it_once(tmp_path):
                                 "--master-port", str(master_port), cwd=tmp_path)
                    for _ in range(2)]
         code, out = finish(master)
-        for w in workers:
-            finish(w, timeout=20)
+        worker_out = [finish(w, timeout=20)[1] for w in workers]
     assert code == 0, out
     hosts = hosts_in_csv(tmp_path / "dist_tcp.csv")
     assert len(hosts) == 1, hosts
     (label, rows), = hosts.items()
+    # exactly one worker samples; the other says so (a loaded machine may give the one
+    # sampler only its last sample in 6 s: how many rows is not the point)
+    declined = [o for o in worker_out if f"another process samples {label}" in o]
+    assert len(declined) == 1, worker_out
     # 6 s at 0.5 s plus a last sample: about 13 rows; both workers sampling would give ~26
-    assert 3 <= rows <= 16, rows
+    assert 1 <= rows <= 16, rows
     assert f"socklife: {label}: {rows} samples" in out
 
 
