@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from harness.kernel.netstat import parse_pairs
-from harness.observe.snapshot import COUNTERS
+from harness.observe.sampler import COUNTERS
 from harness.sinks.prometheus import COUNTS, SamplerCollector
 
 # node_exporter's node_tcp_connection_states label values (collector/tcpstat_linux.go)
@@ -26,6 +26,10 @@ NODE_STATES = {"established", "syn_sent", "syn_recv", "fin_wait1", "fin_wait2", 
 def samples(fixture_path):
     with open(fixture_path("report", "locust_run.jsonl")) as f:
         return [doc for doc in map(json.loads, f) if "states" in doc]
+
+
+# What the sampler of a run reports about itself (records.SamplerCost).
+COST = {"cpu_s": 1.5, "rss_bytes": 40_000_000, "sample_s": 0.004, "missed": 0}
 
 
 def exposition(sample, top=10) -> str:
@@ -116,11 +120,13 @@ def test_leaks_per_process_are_bounded_with_an_other_series(samples):
 def test_every_help_says_unit_and_source(samples):
     units = ("a count", "seconds", "a ratio", "unix time")
     sources = ("sock_diag", "/proc/", "sysctl", "TIME_WAIT timers", "the exporter")
-    sample = {**samples[5], "sample_duration_s": 0.004}
+    sample = {**samples[5], "sampler": COST}
     registry = CollectorRegistry(auto_describe=False)
     registry.register(SamplerCollector(lambda: sample))
     families = list(text_string_to_metric_families(generate_latest(registry).decode()))
     assert len(families) == 16 + len(sample["counters"])
+    assert scrape(sample)["socklife_sample_duration_seconds"] == {(): 0.004}
+    assert "socklife_sample_duration_seconds" not in scrape(samples[5])  # no cost recorded
     for fam in families:
         assert any(u in fam.documentation.lower() for u in units), fam.name
         assert any(s in fam.documentation for s in sources), fam.name
@@ -132,7 +138,7 @@ def test_promtool_lint_finds_only_node_exporters_camel_case(samples):
     """`promtool check metrics` (Prometheus's own linter): counters end in _total, units
     are base units, quantile only on a summary... The one remark left is CamelCase in
     the netstat names, which are node_exporter's on purpose."""
-    sample = {**samples[5], "sample_duration_s": 0.004}
+    sample = {**samples[5], "sampler": COST}
     done = subprocess.run(["promtool", "check", "metrics"], input=exposition(sample),
                           capture_output=True, text=True, timeout=30)
     remarks = (done.stdout + done.stderr).splitlines()
