@@ -36,6 +36,11 @@ LEAK_FIELDS = ("local", "remote", "pid", "process", "fd", "age_s")
 KEPT_HELD = 10  # CLOSE_WAIT sockets named at the settled peak
 
 
+def _socket(row: dict) -> dict:
+    """A CLOSE_WAIT row as the summary lists it (records.LeakedSocket)."""
+    return {k: row.get(k) for k in LEAK_FIELDS} | {"age_s": row.get("age_s") or 0.0}
+
+
 def _identity(row: dict):
     """A CLOSE_WAIT socket across samples: its cookie, else its address pair."""
     cookie = row.get("cookie")
@@ -106,7 +111,7 @@ class RunSummary:
         cookies = {_identity(row) for row in rows}
         settled = cookies & self.close_wait_seen
         if settled and len(settled) >= self.close_wait_settled_max:  # later: owners known
-            self.close_wait_held = [{k: row.get(k) for k in LEAK_FIELDS} for row in rows
+            self.close_wait_held = [_socket(row) for row in rows
                                     if _identity(row) in settled][:KEPT_HELD]
         self.close_wait_settled_max = max(self.close_wait_settled_max, len(settled))
         self.close_wait_seen = cookies
@@ -115,10 +120,10 @@ class RunSummary:
     def _leak(self, row: dict) -> None:
         key = _identity(row)
         self.leaked.add(key)
-        age = row.get("age_s") or 0.0
-        self.oldest_leak_s = max(self.oldest_leak_s or 0.0, age)
+        entry = _socket(row)
+        self.oldest_leak_s = max(self.oldest_leak_s or 0.0, entry["age_s"])
         if key in self.leak_rows or len(self.leak_rows) < KEPT_LEAKS:
-            self.leak_rows[key] = {k: row.get(k) for k in LEAK_FIELDS} | {"age_s": age}
+            self.leak_rows[key] = entry
 
     def _cost(self, t: float | None, cost: dict | None) -> None:
         if not cost or t is None:

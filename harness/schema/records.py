@@ -266,15 +266,6 @@ class BusiestDestination(TypedDict):
     fraction: Annotated[float, F("their share of the usable range", "ratio")]
 
 
-class HeldSocket(TypedDict):
-    local: Annotated[str, F("its local address")]
-    remote: Annotated[str, F("its peer")]
-    pid: Annotated[int | None, F("holding process (null until looked up, after 0.5 s)")]
-    process: Annotated[str | None, F("its name")]
-    fd: Annotated[int | None, F("file descriptor")]
-    age_s: Annotated[float | None, F("its age in CLOSE_WAIT then", "s")]
-
-
 class Summary(TypedDict):
     """A run folded into its figures: the last line of a record file, what `check`
     judges. Over several hosts (the Locust plugin): the worst host for peaks, extremes
@@ -309,7 +300,7 @@ class Summary(TypedDict):
     ephemeral_busiest: NotRequired[Annotated[BusiestDestination | None, F(
         "the destination at ephemeral_fraction_max, the first to reach it (null: no port "
         "in use; absent from older summaries)")]]
-    close_wait_held: NotRequired[Annotated[list[HeldSocket], F(
+    close_wait_held: NotRequired[Annotated[list[LeakedSocket], F(
         "the CLOSE_WAIT sockets behind close_wait_settled_max, at the last sample with "
         "that count (at most 10; absent from older summaries)")]]
     samples_missed: Annotated[int, F("sampling ticks skipped because a sample ran past "
@@ -357,5 +348,5 @@ class CheckReport(TypedDict):
 
 RECORDS = (States, Listener, CloseWaitSocket, LeakOwner, Leaks, Expiry, TimeWait,
            Destination, Ephemeral, Sysctls, SamplerCost, LocustFigures, Sample,
-           LeakedSocket, RunLeaks, FullestListener, BusiestDestination, HeldSocket, Summary,
+           LeakedSocket, RunLeaks, FullestListener, BusiestDestination, Summary,
            SummaryLine, Verdict, CheckReport)
