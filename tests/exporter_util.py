@@ -1,13 +1,20 @@
-"""Running `socklife exporter` in a child process for live tests, and reading its page."""
+"""Running `socklife exporter` in a child process for live tests, reading its page, and a
+real Prometheus (Debian's package) that scrapes it."""
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
+import urllib.error
+import urllib.parse
 import urllib.request
 from contextlib import contextmanager
+from pathlib import Path
 
 from sockets_util import listener, pair, wait_for
 
@@ -41,6 +48,46 @@ def exporter(*args):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+PROMETHEUS = shutil.which("prometheus")
+
+
+@contextmanager
+def prometheus(target_port: int, scrape_s: float = 1.0):
+    """A Prometheus scraping 127.0.0.1:``target_port`` (job "socklife") every ``scrape_s``,
+    its data in a temporary folder; yields its loopback port, stopped and removed after."""
+    with tempfile.TemporaryDirectory(prefix="sl-prom-") as tmp:
+        config = Path(tmp, "prometheus.yml")
+        config.write_text(
+            f"global: {{scrape_interval: {scrape_s:g}s, evaluation_interval: {scrape_s:g}s}}\n"
+            "scrape_configs:\n  - job_name: socklife\n"
+            f"    static_configs: [{{targets: ['127.0.0.1:{target_port}']}}]\n")
+        web = free_port()
+        proc = subprocess.Popen([PROMETHEUS, f"--config.file={config}",
+                                 f"--storage.tsdb.path={tmp}/data",
+                                 f"--web.listen-address=127.0.0.1:{web}"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            yield web
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def prom_api(web: int, path: str, **params) -> dict:
+    """GET /api/v1/PATH from the Prometheus on ``web``: its JSON, errors included (a bad
+    query answers 400 with ``{"status": "error", "error": ...}``)."""
+    url = f"http://127.0.0.1:{web}/api/v1/{path}?{urllib.parse.urlencode(params, doseq=True)}"
+    try:
+        with urllib.request.urlopen(url, timeout=10) as r:
+            return json.loads(r.read())
+    except urllib.error.HTTPError as exc:
+        return json.loads(exc.read())
 
 
 @contextmanager

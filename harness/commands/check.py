@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import click
 
@@ -44,6 +45,16 @@ def _rules(texts, kind):
         raise UsageProblem(f"--{kind}: {exc}") from None
 
 
+def _judge(rules, summary: dict, source: str = "") -> tuple[list, list[float]]:
+    """The verdicts, and the seconds each took to judge (JUnit's testcase time)."""
+    verdicts, seconds = [], []
+    for rule in rules:
+        t0 = time.perf_counter()
+        verdicts += evaluate([rule], summary, source)
+        seconds.append(time.perf_counter() - t0)
+    return verdicts, seconds
+
+
 def _table(verdicts) -> str:
     """The verdicts as a table; long rule names wrap instead of being cut."""
     import io
@@ -80,6 +91,7 @@ def _table(verdicts) -> str:
 def command(run_file, maxes, mins, baseline, tolerance, save_baseline, junit, as_json):
     """Check a recorded run against limits and an optional baseline: exit 0 when every
     rule holds, 1 when one fails, 2 on bad input."""
+    began, t0 = time.time(), time.perf_counter()
     rules = _rules(maxes, "max") + _rules(mins, "min")
     tol = _tolerance(tolerance)
     if not rules and not baseline and not save_baseline:
@@ -92,13 +104,14 @@ def command(run_file, maxes, mins, baseline, tolerance, save_baseline, junit, as
     if run.computed and not as_json:
         click.echo(f"note: {run_file} has no summary line (killed run?): "
                    f"summarised from its {run.samples} samples", err=True)
-    verdicts = evaluate(rules, run.summary)
+    verdicts, judged_s = _judge(rules, run.summary)
     if baseline:
         try:
             metrics = baselines.load(baseline)
         except ValueError as exc:
             raise UsageProblem(str(exc)) from None
-        verdicts += evaluate(baselines.rules_from(metrics, tol), run.summary, "baseline ")
+        more, more_s = _judge(baselines.rules_from(metrics, tol), run.summary, "baseline ")
+        verdicts, judged_s = verdicts + more, judged_s + more_s
     if save_baseline:
         try:
             baselines.save(save_baseline, run.summary, run_file)
@@ -115,7 +128,8 @@ def command(run_file, maxes, mins, baseline, tolerance, save_baseline, junit, as
         click.echo(_table(verdicts))
     if junit:
         try:
-            write_junit(junit, verdicts)
+            write_junit(junit, verdicts, run.summary, run_file=run_file, started=began,
+                        elapsed_s=time.perf_counter() - t0, times_s=judged_s)
         except OSError as exc:
             raise UsageProblem(f"cannot write {junit}: {exc.strerror}") from None
     if verdicts and not as_json:

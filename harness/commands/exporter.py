@@ -11,6 +11,7 @@ from harness.commands.common import (
     check_netns,
     cpu_budget_option,
     interval_option,
+    leak_option,
     netns_option,
     parse_hostport,
     port_option,
@@ -23,6 +24,7 @@ Examples:
   socklife exporter                         # http://127.0.0.1:9464/metrics
   socklife exporter --listen 127.0.0.1:9500 --port 8080 --top 20
   socklife exporter --netns lab --interval 0.5   # as root
+  socklife exporter --leak-threshold 10     # CLOSE_WAIT for 10 s is a leak
 """
 
 
@@ -56,8 +58,10 @@ class Latest:
 @interval_option
 @cpu_budget_option
 @click.option("--top", type=click.IntRange(1, 1000), default=10, show_default=True,
-              help="Listeners and destinations exported (fullest / busiest first).")
-def command(listen, netns, ports, interval, cpu_budget, top):
+              help="Listeners, destinations and leaking processes exported (fullest, "
+                   "busiest, most leaks first; the other processes' leaks as one series).")
+@leak_option
+def command(listen, netns, ports, interval, cpu_budget, top, leak_threshold):
     """Serve the sampler's readings as Prometheus metrics (socklife_*)."""
     host, port = parse_hostport(listen)
     try:
@@ -71,7 +75,8 @@ def command(listen, netns, ports, interval, cpu_budget, top):
     from harness.sinks.prometheus import SamplerCollector
 
     latest = Latest(Sampler(netns=netns, ports=ports, interval=interval,
-                            cpu_budget=cpu_budget / 100), interval)
+                            leak_threshold_s=leak_threshold, cpu_budget=cpu_budget / 100),
+                    interval)
     ticks = samples(latest.sampler, latest.schedule)
     latest.sample = next(ticks)  # before serving: every scrape finds a sample
     registry = CollectorRegistry(auto_describe=False)

@@ -15,6 +15,14 @@ from __future__ import annotations
 
 from harness.kernel.procfs import net_file, read_text
 
+# The names of /proc/net/snmp's Tcp line (RFC 1213's tcp group; InCsumErrors since 3.10).
+# Every other name that read_tcp_counters returns is TcpExt's (/proc/net/netstat).
+SNMP_TCP = frozenset((
+    "RtoAlgorithm", "RtoMin", "RtoMax", "MaxConn", "ActiveOpens", "PassiveOpens",
+    "AttemptFails", "EstabResets", "CurrEstab", "InSegs", "OutSegs", "RetransSegs", "InErrs",
+    "OutRsts", "InCsumErrors",
+))
+
 
 def parse_pairs(text: str) -> dict[str, dict[str, int]]:
     out: dict[str, dict[str, int]] = {}
@@ -48,3 +56,9 @@ def read_tcp_counters() -> dict[str, int]:
     flat = dict(read_snmp().get("Tcp", {}))
     flat.update(read_netstat().get("TcpExt", {}))
     return flat
+
+
+def counter_group(name: str) -> str:
+    """The line a name of ``read_tcp_counters`` comes from, as nstat and node_exporter
+    prefix it: ``"ActiveOpens"`` -> ``"Tcp"`` (snmp), ``"ListenOverflows"`` -> ``"TcpExt"``."""
+    return "Tcp" if name in SNMP_TCP else "TcpExt"

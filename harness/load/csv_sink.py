@@ -1,17 +1,19 @@
 """``<csv-prefix>_tcp.csv``: one row per sample, written whole and flushed.
 
-Columns: time, host, the eleven TCP states, listeners, the fullest accept queue
-(``accept_queue``/``backlog``/``accept_queue_fill``), ``listen_overflows`` (kernel
-counter, cumulative), ``leaks``, ephemeral ports (``ephemeral_in_use``,
-``ephemeral_usable``, ``ephemeral_headroom`` for the busiest destination,
-``ephemeral_fraction_max``, ``ephemeral_exhausted_in_s``: the sampler's soonest
-forecast), and Locust's ``rps``, ``failures_per_s``, ``users``.
+Columns: time (Unix seconds), time_iso (the same time in ISO 8601, UTC, to the
+millisecond, for spreadsheets and people), host, the eleven TCP states, listeners, the
+fullest accept queue (``accept_queue``/``backlog``/``accept_queue_fill``),
+``listen_overflows`` (kernel counter, cumulative), ``leaks``, ephemeral ports
+(``ephemeral_in_use``, ``ephemeral_usable``, ``ephemeral_headroom`` for the busiest
+destination, ``ephemeral_fraction_max``, ``ephemeral_exhausted_in_s``: the sampler's
+soonest forecast), and Locust's ``rps``, ``failures_per_s``, ``users``.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+from datetime import UTC, datetime
 
 from harness.kernel.inet_diag import STATES
 from harness.observe.figures import (
@@ -24,10 +26,16 @@ from harness.observe.figures import (
 )
 
 COLUMNS = (
-    "time", "host", *STATES, "listeners", "accept_queue", "backlog", "accept_queue_fill",
+    "time", "time_iso", "host", *STATES, "listeners", "accept_queue", "backlog",
+    "accept_queue_fill",
     "listen_overflows", "leaks", "ephemeral_in_use", "ephemeral_usable", "ephemeral_headroom",
     "ephemeral_fraction_max", "ephemeral_exhausted_in_s", "rps", "failures_per_s", "users",
 )
+
+
+def iso_utc(epoch: float) -> str:
+    """``1795400000.25`` -> ``"2026-11-23T02:13:20.250Z"``."""
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def row_of(label: str, sample: dict) -> list:
@@ -38,7 +46,8 @@ def row_of(label: str, sample: dict) -> list:
     room = headroom(sample)
     soonest = soonest_exhaustion(sample)
     return [
-        sample["time"], label, *(sample["states"].get(s, 0) for s in STATES),
+        sample["time"], iso_utc(sample["time"]), label,
+        *(sample["states"].get(s, 0) for s in STATES),
         len(listeners),
         top["accept_queue"] if top else "", top["backlog"] if top else "",
         round(listener_fill(top), 4) if top else "",

@@ -31,6 +31,11 @@ def fraction_max(sample: dict) -> float:
     return max((d["fraction"] for d in _destinations(sample)), default=0.0)
 
 
+def busiest_destination(sample: dict) -> dict | None:
+    """The destination holding the highest share of the usable range (None: none)."""
+    return max(_destinations(sample), key=lambda d: d["fraction"], default=None)
+
+
 def soonest_exhaustion(sample: dict) -> float | None:
     """The soonest forecast exhaustion of a destination's ports, in seconds."""
     times = [d["exhausted_in_s"] for d in _destinations(sample)

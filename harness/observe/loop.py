@@ -18,7 +18,9 @@ never drifts. With ``duration`` only ticks due before it run (10 s at 1 s: 10 ti
     ([(0, 0.0), (1, 1.0), (3, 3.5), (4, 4.0)], 1)
 
 ``stop()`` ends the loop before the next tick (with ``last_on_stop``, after one more
-tick taken at once: the Locust child's final sample). It only sets a flag and writes a
+tick taken at once: the Locust child's final sample). ``final`` is true while the last
+tick is being taken (of the duration, or that one after a stop), so its sample can be
+taken whole. It only sets a flag and writes a
 byte to a pipe, so a signal handler may call it (``stop_on_signals``).
 """
 
@@ -57,7 +59,8 @@ class Schedule:
         self.clock = clock
         self.last_on_stop = last_on_stop
         self.stopped = False
-        self.final = False  # the tick being yielded is the one last tick after a stop
+        self.final = False  # the tick being yielded is the last: of the duration, or after
+        #                     a stop with last_on_stop
         self.missed = 0
         self._r, self._w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self._sleep = sleep or self._wait
@@ -94,6 +97,7 @@ class Schedule:
         start = self.clock()
         k = 0
         while not self.stopped and self._due(k):
+            self.final = not self._due(k + 1)  # the last tick before the duration ends
             yield k
             latest = int((self.clock() - start) / self.interval)  # the last tick now due
             if latest > k + 1:

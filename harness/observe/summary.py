@@ -3,7 +3,11 @@
 ``RunSummary.add(sample)`` folds one host's samples as they come (record, the Locust
 collector, a file being read); ``merge`` folds another host's run in, and
 ``summary()`` writes the record: the only place its keys are written. Over several
-hosts the worst host gives peaks, extremes and fills, and counts of events add up::
+hosts the worst host gives peaks, extremes and fills, and counts of events add up.
+Three figures also keep who is behind them, for a failed rule to name: the listener at
+the fill peak (``accept_queue_fullest``), the destination at the fraction peak
+(``ephemeral_busiest``) and the CLOSE_WAIT sockets at the settled peak
+(``close_wait_held``)::
 
     >>> a, b = RunSummary(), RunSummary()
     >>> a.add({"time": 1.0, "states": {"TIME_WAIT": 5}})
@@ -19,10 +23,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from harness.kernel.inet_diag import STATES
-from harness.observe.figures import fraction_max, headroom, listener_fill
+from harness.observe.figures import (
+    busiest_destination,
+    fraction_max,
+    fullest_listener,
+    headroom,
+    listener_fill,
+)
 
 KEPT_LEAKS = 1000  # leaked sockets listed per host (all are counted)
 LEAK_FIELDS = ("local", "remote", "pid", "process", "fd", "age_s")
+KEPT_HELD = 10  # CLOSE_WAIT sockets named at the settled peak
+
+
+def _socket(row: dict) -> dict:
+    """A CLOSE_WAIT row as the summary lists it (records.LeakedSocket)."""
+    return {k: row.get(k) for k in LEAK_FIELDS} | {"age_s": row.get("age_s") or 0.0}
 
 
 def _identity(row: dict):
@@ -51,6 +67,10 @@ class RunSummary:
     ever_full: set = field(default_factory=set)
     close_wait_seen: set = field(default_factory=set)
     close_wait_settled_max: int = 0
+    fullest: dict | None = None  # records.FullestListener at fill_max
+    busiest: dict | None = None  # records.BusiestDestination at fraction_max
+    close_wait_held: list = field(default_factory=list)  # at close_wait_settled_max
+    first_close_wait: list = field(default_factory=list)  # of the first sample
     missed: int = 0
     cpu_first: tuple | None = None  # (time, cpu_s) of the first sample with a cost
     cpu_share: float | None = None
@@ -68,11 +88,18 @@ class RunSummary:
         for name, n in (sample.get("states") or {}).items():
             if n > self.peaks.get(name, 0):
                 self.peaks[name] = n
+        top = fullest_listener(sample)
+        if top is not None and (self.fullest is None or listener_fill(top) > self.fill_max):
+            self.fullest = {"local": top["local"], "fill": round(listener_fill(top), 4),
+                            "pid": top.get("pid"), "process": top.get("process")}
         for row in sample.get("listeners", ()):
             fill = listener_fill(row)
             self.fill_max = max(self.fill_max, fill)
             if fill >= 1.0 or row.get("ever_full"):
                 self.ever_full.add(row["local"])
+        dest = busiest_destination(sample)
+        if dest is not None and (self.busiest is None or dest["fraction"] > self.fraction_max):
+            self.busiest = {k: dest[k] for k in ("remote", "in_use", "fraction")}
         self.fraction_max = max(self.fraction_max, fraction_max(sample))
         room = headroom(sample)
         if room is not None:
@@ -83,18 +110,23 @@ class RunSummary:
             if row.get("leak"):
                 self._leak(row)
         cookies = {_identity(row) for row in rows}
-        self.close_wait_settled_max = max(self.close_wait_settled_max,
-                                          len(cookies & self.close_wait_seen))
+        settled = cookies & self.close_wait_seen
+        if settled and len(settled) >= self.close_wait_settled_max:  # later: owners known
+            self.close_wait_held = [_socket(row) for row in rows
+                                    if _identity(row) in settled][:KEPT_HELD]
+        self.close_wait_settled_max = max(self.close_wait_settled_max, len(settled))
+        if self.samples == 1:  # kept in case no other sample comes (see summary)
+            self.first_close_wait = [_socket(row) for row in rows][:KEPT_HELD]
         self.close_wait_seen = cookies
         self._cost(t, sample.get("sampler"))
 
     def _leak(self, row: dict) -> None:
         key = _identity(row)
         self.leaked.add(key)
-        age = row.get("age_s") or 0.0
-        self.oldest_leak_s = max(self.oldest_leak_s or 0.0, age)
+        entry = _socket(row)
+        self.oldest_leak_s = max(self.oldest_leak_s or 0.0, entry["age_s"])
         if key in self.leak_rows or len(self.leak_rows) < KEPT_LEAKS:
-            self.leak_rows[key] = {k: row.get(k) for k in LEAK_FIELDS} | {"age_s": age}
+            self.leak_rows[key] = entry
 
     def _cost(self, t: float | None, cost: dict | None) -> None:
         if not cost or t is None:
@@ -124,6 +156,13 @@ class RunSummary:
         self.started, self.ended = min(starts, default=None), max(ends, default=None)
         for name, n in other.peaks.items():
             self.peaks[name] = max(self.peaks.get(name, 0), n)
+        if other.fullest is not None and (self.fullest is None or other.fill_max > self.fill_max):
+            self.fullest = other.fullest
+        if other.busiest is not None and (self.busiest is None
+                                          or other.fraction_max > self.fraction_max):
+            self.busiest = other.busiest
+        if other.close_wait_settled_max > self.close_wait_settled_max:
+            self.close_wait_held = list(other.close_wait_held)
         self.fill_max = max(self.fill_max, other.fill_max)
         self.fraction_max = max(self.fraction_max, other.fraction_max)
         rooms = [r for r in (self.headroom_min, other.headroom_min) if r is not None]
@@ -145,6 +184,10 @@ class RunSummary:
     def summary(self, eaddrnotavail: int = 0) -> dict:
         """The records.Summary of the run."""
         leaks = sorted(self.leak_rows.values(), key=lambda r: -r["age_s"])
+        # a run of one sample has no later one to tell a closing socket by: all are held
+        settled, held = self.close_wait_settled_max, list(self.close_wait_held)
+        if self.samples == 1:
+            settled, held = self.peaks.get("CLOSE_WAIT", 0), list(self.first_close_wait)
         return {
             "samples": self.samples,
             "duration_s": round((self.ended or 0) - (self.started or 0), 3),
@@ -159,9 +202,10 @@ class RunSummary:
             "ephemeral_headroom_min": self.headroom_min,
             "accept_queue_fill_max": self.fill_max,
             "time_wait_peak": self.peaks.get("TIME_WAIT", 0),
-            # a run of one sample has no later one to tell a closing socket by: its count
-            "close_wait_settled_max": (self.close_wait_settled_max if self.samples != 1
-                                       else self.peaks.get("CLOSE_WAIT", 0)),
+            "close_wait_settled_max": settled,
+            "accept_queue_fullest": self.fullest,
+            "ephemeral_busiest": self.busiest,
+            "close_wait_held": held,
             "samples_missed": self.missed,
             "sampler_cpu_share": self.cpu_share,
             "sampler_rss_bytes": self.rss_max,

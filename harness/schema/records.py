@@ -268,6 +268,19 @@ class RunLeaks(TypedDict):
                                              "1,000 per host)")]
 
 
+class FullestListener(TypedDict):
+    local: Annotated[str, F("the listener's address")]
+    fill: Annotated[float, F("its accept_queue / (backlog + 1) then", "ratio")]
+    pid: Annotated[int | None, F("owning process")]
+    process: Annotated[str | None, F("its name")]
+
+
+class BusiestDestination(TypedDict):
+    remote: Annotated[str, F("the destination, ip:port")]
+    in_use: Annotated[int, F("ephemeral ports held towards it then", "ports")]
+    fraction: Annotated[float, F("their share of the usable range", "ratio")]
+
+
 class Summary(TypedDict):
     """A run folded into its figures: the last line of a record file, what `check`
     judges. Over several hosts (the Locust plugin): the worst host for peaks, extremes
@@ -296,6 +309,15 @@ class Summary(TypedDict):
     close_wait_settled_max: Annotated[int, F(
         "highest count of CLOSE_WAIT sockets still there one sample later (a socket "
         "about to be closed is not counted; a run of one sample: its count)", "sockets")]
+    accept_queue_fullest: NotRequired[Annotated[FullestListener | None, F(
+        "the listener at accept_queue_fill_max, the first to reach it (null: no listener "
+        "seen; absent from summaries written before it was added)")]]
+    ephemeral_busiest: NotRequired[Annotated[BusiestDestination | None, F(
+        "the destination at ephemeral_fraction_max, the first to reach it (null: no port "
+        "in use; absent from older summaries)")]]
+    close_wait_held: NotRequired[Annotated[list[LeakedSocket], F(
+        "the CLOSE_WAIT sockets behind close_wait_settled_max, at the last sample with "
+        "that count (at most 10; absent from older summaries)")]]
     samples_missed: Annotated[int, F("sampling ticks skipped because a sample ran past "
                                      "the next one (the sampler fell behind; summed "
                                      "over hosts)")]
@@ -341,4 +363,5 @@ class CheckReport(TypedDict):
 
 RECORDS = (States, Listener, CloseWaitSocket, LeakOwner, Leaks, Expiry, TimeWait,
            Destination, Ephemeral, Sysctls, Ages, SamplerCost, LocustFigures, Sample,
-           LeakedSocket, RunLeaks, Summary, SummaryLine, Verdict, CheckReport)
+           LeakedSocket, RunLeaks, FullestListener, BusiestDestination, Summary,
+           SummaryLine, Verdict, CheckReport)

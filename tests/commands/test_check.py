@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
+import time
 import xml.etree.ElementTree as ET
 
 import pytest
+from junit_util import validate_junit
 
 from harness.cli import main
 
@@ -112,17 +116,80 @@ def test_baseline_round_trip_with_tolerance(capsys, run_file, tmp_path):
     assert code == 1 and not any(line.startswith("baseline TIME_WAIT ") for line in failed)
 
 
+def junit_cases(path) -> tuple[ET.Element, dict[str, ET.Element]]:
+    """The testsuite of a JUnit file written by check, valid against both schemas."""
+    validate_junit(path)
+    suite = ET.parse(path).getroot()
+    return suite, {c.get("name"): c for c in suite.findall("testcase")}
+
+
 def test_junit_xml(capsys, run_file, tmp_path):
     xml = tmp_path / "check.xml"
+    before = time.time()
     code, _, _ = check(capsys, run_file("leaky.jsonl"), "--max", "CLOSE_WAIT=0",
                        "--max", "TIME_WAIT=1000", "--junit", str(xml))
     assert code == 1
-    suite = ET.parse(xml).getroot()
+    suite, cases = junit_cases(xml)
     assert suite.tag == "testsuite" and suite.get("tests") == "2" and suite.get("failures") == "1"
-    cases = {c.get("name"): c for c in suite.findall("testcase")}
+    assert suite.get("hostname") == socket.gethostname()
+    stamp = time.mktime(time.strptime(suite.get("timestamp"), "%Y-%m-%dT%H:%M:%S"))
+    assert before - 1 <= stamp <= time.time()  # local time, no zone: Ant's form
+    assert 0 < float(suite.get("time")) < 60
+    assert all(0 <= float(c.get("time")) <= float(suite.get("time")) for c in cases.values())
+    props = {p.get("name"): p.get("value") for p in suite.iter("property")}
+    assert props == {"run_file": run_file("leaky.jsonl"), "run_started": "2026-11-23T02:13:20Z",
+                     "run_ended": "2026-11-23T02:14:00Z", "run_duration_s": "40.0",
+                     "samples": "3"}
     failure = cases["CLOSE_WAIT max 0"].find("failure")
     assert failure is not None and failure.get("message") == "observed 1, limit 0"
+    assert failure.get("type") == "threshold"
+    # The socket still there at the peak: the process that holds it, its fd and age.
+    assert failure.text.splitlines() == [
+        "CLOSE_WAIT: observed 1, max 0",
+        "still in CLOSE_WAIT at the peak: python3 (pid 4242) holds 1",
+        "  CLOSE_WAIT 127.0.0.1:7000 -> 127.0.0.1:40000, 40 s, python3 (pid 4242) fd 7"]
     assert cases["TIME_WAIT max 1000"].find("failure") is None
+    code, _, _ = check(capsys, run_file("leaky.jsonl"), "--max", "leaks=0", "--junit", str(xml))
+    _suite, cases = junit_cases(xml)  # the summary line's leaked socket
+    assert cases["leaks max 0"].find("failure").text.splitlines()[1:] == [
+        "leaked: python3 (pid 4242) holds 1",
+        "  CLOSE_WAIT 127.0.0.1:7000 -> 127.0.0.1:40000, 40 s, python3 (pid 4242) fd 7"]
+
+
+def test_junit_failures_name_listener_process_and_destination(capsys, run_file, tmp_path):
+    """A run killed before its summary: the summary folded from its samples names the
+    fullest listener, the busiest destination and the CLOSE_WAIT sockets' owner."""
+    killed = tmp_path / "killed.jsonl"
+    with open(run_file("leaky.jsonl")) as f:
+        killed.write_text("".join(f.readlines()[:3]))
+    xml = tmp_path / "check.xml"
+    code, _, _ = check(capsys, str(killed), "--max", "CLOSE_WAIT=0", "--max", "leaks=0",
+                       "--max", "accept_queue_fill=0.5", "--max", "listen_overflows=0",
+                       "--max", "ephemeral_fraction=0.1", "--max", "time_wait_peak=100",
+                       "--max", "ESTABLISHED=1", "--junit", str(xml))
+    assert code == 1
+    suite, cases = junit_cases(xml)
+    assert suite.get("failures") == "7"
+    props = {p.get("name"): p.get("value") for p in suite.iter("property")}
+    assert props["run_started"] == "2026-11-23T02:13:20Z" and props["run_duration_s"] == "40.0"
+
+    def text(name):
+        return cases[name].find("failure").text.splitlines()
+
+    held = "  CLOSE_WAIT 127.0.0.1:7000 -> 127.0.0.1:40000, 40 s, python3 (pid 4242) fd 7"
+    assert text("CLOSE_WAIT max 0")[1:] == [
+        "still in CLOSE_WAIT at the peak: python3 (pid 4242) holds 1", held]
+    assert text("leaks max 0")[1:] == ["leaked: python3 (pid 4242) holds 1", held]
+    listener = ["listeners whose accept queue was full: 127.0.0.1:7000",
+                "fullest listener 127.0.0.1:7000, python3 (pid 4242): accept queue at 100% "
+                "of backlog + 1"]
+    assert text("accept_queue_fill max 0.5")[1:] == listener
+    assert text("listen_overflows max 0")[1:] == listener
+    busiest = ["busiest destination 127.0.0.1:7000: 14116 ephemeral ports in use, 50.0% of "
+               "the range"]
+    assert text("ephemeral_fraction max 0.1")[1:] == busiest
+    assert text("time_wait_peak max 100")[1:] == busiest
+    assert text("ESTABLISHED max 1") == ["ESTABLISHED: observed 5, max 1"]  # nobody to name
 
 
 @pytest.mark.live
@@ -149,8 +216,14 @@ def test_check_a_real_recorded_run(tmp_path, capsys):
         lst.close()
     lines = run.read_text().splitlines()
     assert len(lines) >= 5 and '"summary"' in lines[-1]
-    code, out, _ = check(capsys, str(run), "--max", "CLOSE_WAIT=0", "--max", "LISTEN=1")
+    xml = tmp_path / "check.xml"
+    code, out, _ = check(capsys, str(run), "--max", "CLOSE_WAIT=0", "--max", "LISTEN=1",
+                         "--junit", str(xml))
     assert code == 1
     rows = {line.split()[0]: line.split() for line in out.splitlines()[1:-1]}
     assert rows["CLOSE_WAIT"][1:] == ["1", "<=", "0", "FAIL"]
     assert rows["LISTEN"][-1] == "ok"
+    _suite, cases = junit_cases(xml)
+    failure = cases["CLOSE_WAIT max 0"].find("failure").text
+    assert f" (pid {os.getpid()}) holds 1" in failure  # this process never closed it
+    assert f"127.0.0.1:{port} -> 127.0.0.1:" in failure

@@ -22,6 +22,16 @@ def test_netstat_and_snmp_pairs(procfs):
     assert flat["ActiveOpens"] == tcp["ActiveOpens"] and flat["TW"] == ext["TW"]
 
 
+@pytest.mark.parametrize("source", ["recorded", "live"])
+def test_counter_group_names_the_line_a_counter_comes_from(request, source):
+    if source == "recorded":
+        request.getfixturevalue("procfs")
+    tcp, ext = netstat.read_snmp()["Tcp"], netstat.read_netstat()["TcpExt"]
+    assert set(tcp) == netstat.SNMP_TCP
+    assert {netstat.counter_group(name) for name in tcp} == {"Tcp"}
+    assert {netstat.counter_group(name) for name in ext} == {"TcpExt"}
+
+
 def test_parse_pairs_rejects_unpaired_lines():
     with pytest.raises(ValueError):
         netstat.parse_pairs("TcpExt: A B\nIpExt: 1 2\n")

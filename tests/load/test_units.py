@@ -10,7 +10,7 @@ import pytest
 from harness.kernel.inet_diag import STATES
 from harness.load.arguments import Settings, parse_rule, port_of_host
 from harness.load.collector import Collector
-from harness.load.csv_sink import COLUMNS, TcpCsv
+from harness.load.csv_sink import COLUMNS, TcpCsv, iso_utc
 from harness.load.hostkey import HostLock
 
 
@@ -96,6 +96,9 @@ def test_csv_has_one_complete_row_per_sample(tmp_path):
     assert rows[0]["TIME_WAIT"] == "9" and rows[0]["rps"] == "5.0"
     assert rows[0]["accept_queue_fill"] == "0.5"  # 3 of backlog + 1 = 6
     assert rows[0]["ephemeral_headroom"] == "60"
+    assert list(COLUMNS[:3]) == ["time", "time_iso", "host"]
+    assert (rows[0]["time"], rows[0]["time_iso"]) == ("1.0", "1970-01-01T00:00:01.000Z")
+    assert iso_utc(1795400000.25) == "2026-11-23T02:13:20.250Z"
 
 
 def test_host_lock_elects_one_holder(tmp_path):

@@ -25,6 +25,10 @@ def run(interval, work, duration=None, **kw):
 
 
 def test_ticks_stay_on_the_grid_and_duration_counts_ticks_before_it():
+    clock = FakeClock()
+    with Schedule(0.1, 1.0, clock=clock, sleep=clock.sleep) as sched:
+        finals = [sched.final for _k in sched]
+    assert finals == [False] * 9 + [True]  # the last tick of the duration is known
     seen, s = run(0.1, lambda k: 0.03, duration=1.0)
     assert [k for k, _ in seen] == list(range(10))
     assert [t for _, t in seen] == [round(0.1 * k, 6) for k in range(10)]

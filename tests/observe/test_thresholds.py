@@ -95,6 +95,48 @@ def test_combine_takes_the_worst_host_and_sums_events():
     assert a.summary()["samples"] == 2  # the parts are left as they were
 
 
+def test_summary_names_who_is_behind_the_figures():
+    """The listener at the fill peak, the destination at the fraction peak, the CLOSE_WAIT
+    sockets at the settled peak (from its later sample, where the owner is known)."""
+    def listener(local, fill, pid):
+        return {"local": local, "fill": fill, "pid": pid, "process": "srv",
+                "accept_queue": 0, "backlog": 5, "syn_recv": 0}
+
+    def dest(remote, fraction):
+        return {"remote": remote, "in_use": int(fraction * 1000), "fraction": fraction}
+
+    cw = {"local": "127.0.0.1:80", "remote": "127.0.0.1:5", "cookie": 9, "fd": None,
+          "pid": None, "process": None, "age_s": None}
+    folded = RunSummary()
+    folded.add({"listeners": [listener("127.0.0.1:80", 0.2, 1), listener("127.0.0.1:81", 0.1, 2)],
+                "ephemeral": {"usable": 1000, "by_destination": [dest("10.0.0.1:80", 0.3)]},
+                "close_wait": [cw]})
+    folded.add({"listeners": [listener("127.0.0.1:81", 0.9, 2)],
+                "ephemeral": {"usable": 1000, "by_destination": [dest("10.0.0.2:80", 0.2)]},
+                "close_wait": [{**cw, "age_s": 1.0}]})
+    folded.add({"listeners": [listener("127.0.0.1:80", 0.9, 1)],
+                "close_wait": [{**cw, "pid": 7, "process": "app", "fd": 4, "age_s": 2.0},
+                               {**cw, "cookie": 10, "remote": "127.0.0.1:6"}]})
+    s = folded.summary()
+    assert s["accept_queue_fullest"] == {"local": "127.0.0.1:81", "fill": 0.9, "pid": 2,
+                                         "process": "srv"}  # first to reach the peak
+    assert s["ephemeral_busiest"] == {"remote": "10.0.0.1:80", "in_use": 300, "fraction": 0.3}
+    assert s["close_wait_settled_max"] == 1
+    assert s["close_wait_held"] == [{"local": "127.0.0.1:80", "remote": "127.0.0.1:5",
+                                     "pid": 7, "process": "app", "fd": 4, "age_s": 2.0}]
+    empty = RunSummary().summary()
+    assert (empty["accept_queue_fullest"], empty["ephemeral_busiest"],
+            empty["close_wait_held"]) == (None, None, [])
+    # Across hosts: each name comes from the host with the worst figure.
+    other = RunSummary()
+    other.add({"listeners": [listener("10.1.1.1:80", 1.0, 3)],
+               "ephemeral": {"usable": 1000, "by_destination": [dest("10.0.0.9:80", 0.1)]}})
+    both = combine([folded, other]).summary()
+    assert both["accept_queue_fullest"]["local"] == "10.1.1.1:80"
+    assert both["ephemeral_busiest"] == s["ephemeral_busiest"]
+    assert both["close_wait_held"] == s["close_wait_held"]
+
+
 def test_killed_distributed_run_is_folded_per_host(fixture_path):
     """Two hosts' counters and cookies interleave in one file: folded as one series,
     ListenOverflows would be 5001 - 100 and worker-a's held CLOSE_WAIT would vanish."""
