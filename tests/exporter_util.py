@@ -87,7 +87,11 @@ def prom_api(web: int, path: str, **params) -> dict:
         with urllib.request.urlopen(url, timeout=10) as r:
             return json.loads(r.read())
     except urllib.error.HTTPError as exc:
-        return json.loads(exc.read())
+        body = exc.read()
+        try:
+            return json.loads(body)
+        except ValueError:  # "Service Unavailable" while it starts: not an answer yet
+            raise OSError(f"Prometheus answered {exc.code}: {body[:80]!r}") from None
 
 
 @contextmanager
