@@ -16,7 +16,10 @@ Public API (used by the rest of socklife and by users)::
 
 Both accept ``netns`` (a name under /run/netns; needs root) and ``ports`` (local or
 remote port equals P, several OR-ed), compiled to INET_DIAG_REQ_BYTECODE. The states
-filter is the request's ``idiag_states`` bitmask. The results carry ``consistent``:
+filter is the request's ``idiag_states`` bitmask. Both families come from one walk of
+the kernel's hash tables (``ONE_WALK``: the legacy TCPDIAG_GETSOCK request), or from a
+dump per family (``FAMILIES``) on a kernel that refuses it; ``families=FAMILIES`` asks
+for the latter, the reference the one walk is tested against. The results carry ``consistent``:
 False when the kernel flagged the dump as interrupted (NLM_F_DUMP_INTR) or the receive
 buffer overflowed (ENOBUFS) on every one of ``RETRIES`` attempts.
 
@@ -26,7 +29,7 @@ plus orphaned FIN_WAIT2 minisockets, and the latter are in the (small) dump of t
 states, so TIME_WAIT = tw - FIN_WAIT2 minisockets.
 
 The netlink socket is a plain ``socket.socket(AF_NETLINK, SOCK_RAW, NETLINK_SOCK_DIAG)``
-opened inside the namespace (entered through pyroute2's setns): under gevent (Locust)
+opened inside the namespace (entered with setns(2), netns.py): under gevent (Locust)
 the patched socket module makes it cooperative, which pyroute2's own socket is not.
 """
 
@@ -52,8 +55,8 @@ RETRIES = 3
 RECV_BUFFER = 1 << 16  # the kernel fills at most ~32 KiB per dump message batch
 FAMILIES = (socket.AF_INET, socket.AF_INET6)
 # One TCPDIAG_GETSOCK dump for both families: one walk of the kernel's hash tables
-# instead of one per family (see inet_diag.py); scan() falls back to FAMILIES on a
-# kernel that refuses it.
+# instead of one per family (see inet_diag.py), the default of every reader here;
+# scan() falls back to FAMILIES on a kernel that refuses it.
 ONE_WALK = (socket.AF_UNSPEC,)
 
 
@@ -145,13 +148,13 @@ class SockDiag:
         finally:
             self._sock.setblocking(True)
 
-    def scan(self, consume, states=None, ports: Iterable[int] = (), families=FAMILIES,
+    def scan(self, consume, states=None, ports: Iterable[int] = (), families=ONE_WALK,
              reset=None, exclude_ports: bool = False) -> bool:
-        """Dump each family, calling ``consume(buf, length, chunk_result)`` per buffer.
+        """Dump the sockets, calling ``consume(buf, length, chunk_result)`` per buffer.
 
         ``families`` ONE_WALK: both in a single legacy dump (FAMILIES where the kernel
-        refuses it). ``exclude_ports``: the sockets on none of ``ports`` instead (both
-        filtered in the kernel).
+        refuses it); FAMILIES or ``(AF_INET,)``: a dump per family. ``exclude_ports``:
+        the sockets on none of ``ports`` instead (both filtered in the kernel).
 
         On an interrupted dump, ``reset()`` is called and the whole scan is retried (up
         to RETRIES times); returns whether the final attempt was consistent. This is the
@@ -187,17 +190,17 @@ class SockDiag:
         return False
 
     def count_codes(self, states=None, ports: Iterable[int] = (), exclude_ports: bool = False,
-                    families=FAMILIES) -> tuple[list[int], int, bool]:
+                    families=ONE_WALK) -> tuple[list[int], int, bool]:
         """``count_codes`` over this socket's dumps."""
         return count_codes(self.scan, states, ports, exclude_ports, families)
 
-    def count(self, ports: Iterable[int] = ()) -> StateCounts:
+    def count(self, ports: Iterable[int] = (), families=ONE_WALK) -> StateCounts:
         """Sockets per state, from the raw bytes (and /proc/net/sockstat's tw)."""
         ports = tuple(ports)
         if ports:
-            codes, _fw2_mini, ok = self.count_codes(None, ports)
+            codes, _fw2_mini, ok = self.count_codes(None, ports, families=families)
         else:
-            codes, fw2_mini, ok = self.count_codes(NOT_TIME_WAIT)
+            codes, fw2_mini, ok = self.count_codes(NOT_TIME_WAIT, families=families)
             with entered(self.netns):
                 codes[wire.TCP_TIME_WAIT] = time_wait(read_sockstat(ipv6=False), fw2_mini)
         counts = StateCounts(
@@ -207,8 +210,9 @@ class SockDiag:
         counts.consistent = ok
         return counts
 
-    def records(self, states=None, ports: Iterable[int] = ()) -> DumpResult:
-        """Every matching socket as a SocketRecord."""
+    def records(self, states=None, ports: Iterable[int] = (), families=ONE_WALK) -> DumpResult:
+        """Every matching socket as a SocketRecord (both families mixed, in the order the
+        kernel walks its hash tables)."""
         out = DumpResult()
         append = out.append
 
@@ -220,7 +224,7 @@ class SockDiag:
         gc_was_on = gc.isenabled()
         gc.disable()
         try:
-            ok = self.scan(consume, states, tuple(ports), reset=out.clear)
+            ok = self.scan(consume, states, tuple(ports), families, reset=out.clear)
         finally:
             if gc_was_on:
                 gc.enable()
@@ -229,7 +233,7 @@ class SockDiag:
 
 
 def count_codes(scan, states=None, ports: Iterable[int] = (), exclude_ports: bool = False,
-                families=FAMILIES) -> tuple[list[int], int, bool]:
+                families=ONE_WALK) -> tuple[list[int], int, bool]:
     """(sockets per TCP_* code, FIN_WAIT2 minisockets, consistent) of the dump made by
     ``scan`` (SockDiag.scan or a replay of recorded bytes), counted from the raw bytes
     with no object per socket; arguments as for ``SockDiag.scan``."""
