@@ -1,13 +1,37 @@
-"""Socket owners: inode -> (pid, fd, process name), by reading /proc/PID/fd links.
+"""Socket owners: inode -> (pid, fd, process, cmdline, user), read from /proc/PID/fd links.
 
-This is what makes ``ss -p`` slow, so it is built once per snapshot and only when asked,
-and stops early once every wanted inode is found. A link reads ``socket:[12345]``::
+A link reads ``socket:[12345]``, a namespace link ``net:[4026531840]``::
 
     >>> parse_socket_link("socket:[12345]")
     12345
+    >>> parse_socket_link("pipe:[12345]") is None
+    True
 
-Processes of every namespace are visible in /proc; socket inodes are unique machine
-wide, so one map serves every namespace. Processes we may not inspect are skipped.
+This walk is what makes ``ss -p`` slow: a host with 2,000 processes and 100,000 fds
+means 100,000 readlinks. ``socket_owners`` keeps it to the processes that can hold the
+sockets asked about, and stops once every one is found:
+
+- given ``netns`` (the namespace the inodes were dumped from: a name, or None for the
+  calling thread's), it reads first only the processes living there (their
+  ``/proc/PID/ns/net`` is that namespace: one readlink each). Only when some inode is
+  still unfound are the other processes read: that is the exception, and it costs the
+  whole walk. It happens for a socket held by a process outside the socket's namespace
+  (made by a thread that entered the namespace for a moment, as socklife's own
+  servers, clients and Locust users do with netns.entered, or passed over a unix
+  socket), and for a socket with no holder left (closed between the dump and the
+  lookup, or a kernel socket). Nothing is missed, the exception is only slower; a
+  caller that keeps ``cache`` (or caches per socket, as the sampler does) pays it once
+  per socket;
+- without ``netns`` every process is read, in pid order;
+- ``cache`` (a dict the caller keeps, ``{inode: Owner}``): an owner found earlier is
+  returned after one readlink shows its pid still holds the inode at that fd, and what
+  is found is added to it. The caller drops the inodes that are gone.
+
+The lowest pid wins a socket several processes hold (a forked server's listener): the
+lowest of the socket's namespace when one holds it there. Processes we may not inspect
+are skipped. Each owner's command line (``cmdline``, at most CMDLINE_MAX characters)
+and user name come from psutil, read only for the processes found to hold a socket.
+Socket inodes are unique machine wide, so the map is valid whatever the namespace.
 """
 
 from __future__ import annotations
@@ -16,13 +40,19 @@ import os
 from collections.abc import Iterable
 from typing import NamedTuple
 
+from harness.kernel.netns import netns_path
 from harness.kernel.procfs import proc_root, read_text
+
+CMDLINE_MAX = 200  # characters of an owner's command line kept (a JVM's runs to kilobytes)
+ANY_NETNS = object()  # socket_owners' default: the namespace is not known, read everyone
 
 
 class Owner(NamedTuple):
     pid: int
     fd: int
-    process: str
+    process: str  # /proc/PID/comm: the name `ss -p` and `top` show (15 characters at most)
+    cmdline: str | None = None  # arguments joined by spaces, cut to CMDLINE_MAX
+    user: str | None = None  # the name of the process's real uid (the uid when it has none)
 
 
 def parse_socket_link(target: str) -> int | None:
@@ -31,34 +61,148 @@ def parse_socket_link(target: str) -> int | None:
     return None
 
 
-def socket_owners(inodes: Iterable[int] | None = None) -> dict[int, Owner]:
-    """Owners of ``inodes`` (None: of every socket); the lowest pid/fd wins a shared one."""
+def short_cmdline(args: list[str], limit: int = CMDLINE_MAX) -> str:
+    """``args`` joined by spaces on one printable line of at most ``limit`` characters.
+
+    >>> short_cmdline(["nginx:", "worker", "process"])
+    'nginx: worker process'
+    >>> short_cmdline(["java", "-cp", "x" * 300], limit=16)
+    'java -cp xxxxxx…'
+    >>> short_cmdline(["sh", "-c", "a\\nb"])
+    'sh -c a?b'
+    """
+    text = " ".join(args)
+    if len(text) > limit:
+        text = text[:limit - 1] + "…"
+    return "".join(ch if ch.isprintable() else "?" for ch in text)
+
+
+def _namespace_link(netns) -> str:
+    """``net:[INODE]`` of ``netns`` as /proc/PID/ns/net links read."""
+    if netns is None:
+        return os.readlink(f"{proc_root()}/thread-self/ns/net")
+    return f"net:[{os.stat(netns_path(netns)).st_ino}]"
+
+
+class _Proc:
+    """The /proc links of processes, read relative to one open /proc (``dir_fd``): a
+    third less time per readlink than a full path, at 100,000 of them."""
+
+    def __init__(self, root: str):
+        self.root = root
+        self.fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+    def pids(self) -> list[int]:
+        return sorted(int(p) for p in os.listdir(self.fd) if p.isdigit())
+
+    def netns(self, pid: int) -> str | None:
+        try:
+            return os.readlink(f"{pid}/ns/net", dir_fd=self.fd)
+        except OSError:
+            return None  # gone, or not ours to read (nor would its fds be)
+
+    def holds(self, owner: Owner, inode: int) -> bool:
+        try:
+            return os.readlink(f"{owner.pid}/fd/{owner.fd}", dir_fd=self.fd) == f"socket:[{inode}]"
+        except OSError:
+            return False
+
+    def read_fds(self, pid: int, wanted: set[int] | None, found: dict[int, tuple]) -> None:
+        """Add ``{inode: (pid, fd)}`` for the sockets ``pid`` holds (of ``wanted``,
+        unless None) that are not in ``found`` yet; a lower fd wins within the process."""
+        fd_dir = f"{pid}/fd"
+        try:
+            fds = os.listdir(os.path.join(self.root, fd_dir))
+        except OSError:
+            return
+        prefix, readlink, at = fd_dir + "/", os.readlink, self.fd
+        for fd in sorted(fds, key=int):
+            try:
+                inode = parse_socket_link(readlink(prefix + fd, dir_fd=at))
+            except OSError:
+                continue
+            if inode is None or inode in found or (wanted is not None and inode not in wanted):
+                continue
+            found[inode] = (pid, int(fd))
+
+
+def _details(root: str, pids: set[int]) -> dict[int, tuple[str, str | None, str | None]]:
+    """``{pid: (comm, cmdline, user)}``; a process gone meanwhile keeps what is known."""
+    if not pids:
+        return {}  # nothing found: psutil is not even imported (~20 ms of a start-up)
+    import psutil
+
+    saved = psutil.PROCFS_PATH
+    psutil.PROCFS_PATH = root  # a recorded tree (SOCKLIFE_PROCFS), as the fd links are
+    try:
+        return {pid: _one_process(psutil, root, pid) for pid in pids}
+    finally:
+        psutil.PROCFS_PATH = saved
+
+
+def _one_process(psutil, root: str, pid: int) -> tuple[str, str | None, str | None]:
+    try:
+        comm = read_text(f"{root}/{pid}/comm").strip()
+    except OSError:
+        comm = "?"
+    cmdline = user = None
+    try:
+        proc = psutil.Process(pid)
+        with proc.oneshot():
+            cmdline = short_cmdline(proc.cmdline())
+            user = proc.username()
+    except psutil.Error:  # exited, a zombie, or not ours to read
+        pass
+    return comm, cmdline, user
+
+
+def _walk(proc: _Proc, wanted: set[int] | None, netns) -> dict[int, tuple[int, int]]:
+    """``{inode: (pid, fd)}``: the processes of ``netns`` first, the others after (all
+    in pid order), until every wanted inode is found."""
+    pids = proc.pids()
+    first, later = pids, []
+    if netns is not ANY_NETNS:
+        home = _namespace_link(netns)
+        first = []
+        for pid in pids:
+            (first if proc.netns(pid) == home else later).append(pid)
+    found: dict[int, tuple[int, int]] = {}
+    for pid in first + later:
+        proc.read_fds(pid, wanted, found)
+        if wanted is not None and len(found) == len(wanted):
+            break
+    return found
+
+
+def socket_owners(inodes: Iterable[int] | None = None, netns=ANY_NETNS,
+                  cache: dict[int, Owner] | None = None) -> dict[int, Owner]:
+    """Owners of ``inodes`` (None: of every socket of every process); see the module
+    docstring for ``netns`` and ``cache``."""
     wanted = None if inodes is None else {i for i in inodes if i}
     if wanted is not None and not wanted:
         return {}
     root = proc_root()
-    out: dict[int, Owner] = {}
-    pids = sorted(int(p) for p in os.listdir(root) if p.isdigit())
-    for pid in pids:
-        fd_dir = f"{root}/{pid}/fd"
-        try:
-            fds = os.listdir(fd_dir)
-        except OSError:
-            continue
-        comm = None
-        for fd in sorted(fds, key=int):
-            try:
-                inode = parse_socket_link(os.readlink(f"{fd_dir}/{fd}"))
-            except OSError:
-                continue
-            if inode is None or inode in out or (wanted is not None and inode not in wanted):
-                continue
-            if comm is None:
-                try:
-                    comm = read_text(f"{root}/{pid}/comm").strip()
-                except OSError:
-                    comm = "?"
-            out[inode] = Owner(pid, int(fd), comm)
-        if wanted is not None and len(out) == len(wanted):
-            break
+    proc = _Proc(root)
+    try:
+        out = {}
+        if cache is not None and wanted is not None:
+            for inode in wanted & cache.keys():
+                if proc.holds(cache[inode], inode):
+                    out[inode] = cache[inode]
+                else:
+                    del cache[inode]
+            wanted -= out.keys()
+            if not wanted:
+                return out
+        found = _walk(proc, wanted, netns)
+    finally:
+        proc.close()
+    details = _details(root, {pid for pid, _fd in found.values()})
+    for inode, (pid, fd) in found.items():
+        out[inode] = Owner(pid, fd, *details[pid])
+    if cache is not None:
+        cache.update(out)
     return out
