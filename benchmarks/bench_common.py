@@ -52,30 +52,55 @@ TIME_WAIT_SYSCTLS = {"net.ipv4.tcp_tw_reuse": "0",
                      "net.ipv4.ip_local_port_range": "10000 65000"}
 
 
-def build_time_wait(n: int, ports=(7001, 7002), keep: int = 100) -> list[socket.socket]:
-    """In the calling thread's namespace: ``n`` connections to listeners on ``ports``,
-    the client closing first (a TIME_WAIT each), except the first ``keep``, held open
-    (ESTABLISHED pairs). Returns the open sockets, listeners included: close them."""
-    listeners = []
-    for port in ports:
-        s = socket.socket()
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind(("127.0.0.1", port))
-        s.listen(1024)
-        listeners.append(s)
-    held = list(listeners)
-    for i in range(n):
-        lst = listeners[i % len(listeners)]
-        c = socket.create_connection(("127.0.0.1", ports[i % len(listeners)]))
-        a, _ = lst.accept()
-        if i < keep:
-            held += [c, a]
-            continue
-        c.close()
-        a.close()
-        if i and i % 5000 == 0:
-            print(f"  built {i} sockets", file=sys.stderr)
-    return held
+class TimeWait:
+    """In the calling thread's namespace: listeners on ``ports`` and connections through
+    them, the client closing first (a TIME_WAIT each, which lasts 60 s). Close it to
+    close every socket it holds."""
+
+    def __init__(self, ports=(7001, 7002)):
+        self.ports = tuple(ports)
+        self.held: list[socket.socket] = []
+        for port in self.ports:
+            s = socket.socket()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("127.0.0.1", port))
+            s.listen(1024)
+            self.held.append(s)
+        self.listeners = list(self.held)
+
+    def add(self, n: int, keep: int = 0) -> None:
+        """``n`` connections, each leaving a TIME_WAIT, except the first ``keep``, held
+        open (ESTABLISHED pairs)."""
+        for i in range(n):
+            lst = self.listeners[i % len(self.listeners)]
+            c = socket.create_connection(("127.0.0.1", self.ports[i % len(self.ports)]))
+            a, _ = lst.accept()
+            if i < keep:
+                self.held += [c, a]
+                continue
+            c.close()
+            a.close()
+            if i and i % 5000 == 0:
+                print(f"  built {i} sockets", file=sys.stderr)
+
+    def top_up(self, target: int) -> int:
+        """Connections until sockstat's ``tw`` is ``target`` again; returns it."""
+        from harness.kernel.sockstat import minisockets, read_sockstat
+
+        missing = target - minisockets(read_sockstat(ipv6=False))
+        if missing > 0:
+            self.add(missing)
+        return minisockets(read_sockstat(ipv6=False))
+
+    def close(self) -> None:
+        for s in self.held:
+            s.close()
+
+    def __enter__(self) -> TimeWait:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def timed(fn, repeat: int) -> tuple[float, object]:

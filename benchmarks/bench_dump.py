@@ -31,7 +31,7 @@ import sys
 
 from bench_common import (
     TIME_WAIT_SYSCTLS,
-    build_time_wait,
+    TimeWait,
     exit_on_sigterm,
     machine_load,
     private_netns,
@@ -101,8 +101,8 @@ def main() -> None:
     # /proc/self/net and ss inherits the namespace from this thread.
     with private_netns("bench", TIME_WAIT_SYSCTLS) as name, entered(name):
         print(f"building {args.sockets} sockets in {name} ...", file=sys.stderr)
-        keep = build_time_wait(args.sockets, SERVER_PORTS)
-        try:
+        with TimeWait(SERVER_PORTS) as population:
+            population.add(args.sockets, keep=100)
             counts = sockdiag.count_states()
             print(f"population: { {k: v for k, v in counts.items() if v} }", file=sys.stderr)
             rows = []
@@ -135,9 +135,6 @@ def main() -> None:
             if not args.skip_pyroute2:
                 row("pyroute2 DiagSocket.get_sock_stats", pyroute2_stats,
                     lambda n: f"{n} messages", 1)
-        finally:
-            for s in keep:
-                s.close()
     print(machine_load(), file=sys.stderr)
 
     print(f"\n{args.sockets} sockets, median of {args.repeat} (psutil: {max(1, args.repeat // 2)},"

@@ -1,0 +1,160 @@
+"""Start-up of the socklife command line against `python -c pass`, `ss -s` and `ss -tan`.
+
+In a private idle namespace `sl-bcli-<pid>` (loopback up, no socket: this process's
+thread is moved into it, so every command below runs there), each command runs
+--repeat times, round-robin (one run of every command per round, so a change in the
+machine's load falls on all of them alike), and the table gives each command's median
+wall time, its median CPU (user + system of the child, from getrusage: steadier than
+wall on a shared machine), the wall time above `python -c pass` and ratios to ss.
+Bytecode is cached as an installed package has it (in a folder of the run; a first,
+uncounted round fills it), whatever PYTHONDONTWRITEBYTECODE says.
+
+  python -c pass                   this interpreter's own start-up, site included
+  ss -s                            iproute2: /proc/net/sockstat, no dump
+  ss -tan                          iproute2: a dump of every TCP socket
+  socklife --help
+  socklife snapshot --json         the idle namespace, the command's own
+  socklife snapshot --json --netns NAME   the same namespace, entered with setns(2)
+  socklife check RUN --max CLOSE_WAIT=0   over a run of 10 samples recorded first
+
+socklife runs as `PYTHON -m harness` with PYTHON this script's interpreter (run the
+benchmark with the checkout's venv: .venv/bin/python). --also PYTHON adds the same
+socklife rows for another interpreter, e.g. the venv of an older checkout, measured in
+the same rounds: the before of a before/after.
+
+Target (issue 22.1): each socklife command within 60 ms of `python -c pass` (median).
+
+Usage (root): .venv/bin/python benchmarks/bench_cli.py [--repeat 11] [--also PYTHON]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+from bench_common import exit_on_sigterm, machine_load, private_netns, require_root
+
+from harness.kernel.netns import entered
+
+TARGET_MS = 60.0
+
+
+def socklife_commands(python: str, ns: str, run_file: str, tag: str = "") -> list:
+    socklife = [python, "-m", "harness"]
+    return [
+        (f"{tag}socklife --help", [*socklife, "--help"]),
+        (f"{tag}socklife snapshot --json", [*socklife, "snapshot", "--json"]),
+        (f"{tag}socklife snapshot --json --netns", [*socklife, "snapshot", "--json",
+                                                    "--netns", ns]),
+        (f"{tag}socklife check RUN --max CLOSE_WAIT=0",
+         [*socklife, "check", run_file, "--max", "CLOSE_WAIT=0"]),
+    ]
+
+
+def child_env(tmp: str) -> dict[str, str]:
+    """The environment of every timed command: bytecode cached (as an installed package
+    has it; PYTHONDONTWRITEBYTECODE would recompile every module on every run) in a
+    folder of this run, not beside the sources."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = os.path.join(tmp, "pycache")
+    return env
+
+
+def run_once(argv: list[str], tmp: str) -> tuple[float, float, str | None]:
+    """(wall s, child CPU s, what went wrong or None) of one run of ``argv``.
+
+    It runs in ``tmp``, which holds no ``harness`` folder: `python -m` puts the working
+    directory first on sys.path, which would run that checkout's socklife instead of the
+    interpreter's."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    proc = subprocess.run(argv, cwd=tmp, env=child_env(tmp), stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    problem = None
+    if proc.returncode != 0:
+        last = proc.stderr.decode(errors="replace").strip().splitlines()[-1:] or [""]
+        problem = f"exit {proc.returncode}: {last[0]}"
+    return wall, cpu, problem
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=11, help="runs of each command (>= 7)")
+    ap.add_argument("--also", metavar="PYTHON", action="append", default=[],
+                    help="also time socklife under this interpreter (repeatable)")
+    args = ap.parse_args()
+    if args.repeat < 7:
+        ap.error("--repeat must be at least 7 (the target is a median of 7)")
+    require_root("bench_cli.py", "it times the commands in a private namespace")
+    exit_on_sigterm()
+    print(machine_load(), file=sys.stderr)
+    with private_netns("bcli") as ns, tempfile.TemporaryDirectory(prefix="sl-bcli-") as tmp, \
+            entered(ns):
+        run_file = os.path.join(tmp, "run.jsonl")
+        subprocess.run([sys.executable, "-m", "harness", "record", "-o", run_file,
+                        "--interval", "0.1", "--duration", "1"], check=True, cwd=tmp,
+                       env=child_env(tmp), stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+        commands = [
+            ("python -c pass", [sys.executable, "-c", "pass"]),
+            ("ss -s", ["ss", "-s"]),
+            ("ss -tan", ["ss", "-tan"]),
+            *socklife_commands(sys.executable, ns, run_file),
+        ]
+        for i, python in enumerate(args.also, 1):
+            commands += socklife_commands(python, ns, run_file, tag=f"[also {i}] ")
+        walls = {label: [] for label, _ in commands}
+        cpus = {label: [] for label, _ in commands}
+        problems: dict[str, str] = {}
+        for r in range(args.repeat + 1):  # round 0 warms the bytecode cache, not counted
+            print(f"  round {r}/{args.repeat}", file=sys.stderr)
+            for label, argv in commands:
+                wall, cpu, problem = run_once(argv, tmp)
+                if problem:
+                    problems.setdefault(label, problem)
+                if r:
+                    walls[label].append(wall)
+                    cpus[label].append(cpu)
+    print(machine_load(), file=sys.stderr)
+
+    for label, problem in problems.items():
+        print(f"FAILED: {label}: {problem}")
+    med = {label: statistics.median(ts) * 1000 for label, ts in walls.items()}
+    cpu = {label: statistics.median(ts) * 1000 for label, ts in cpus.items()}
+    base, ss_s, ss_tan = med["python -c pass"], med["ss -s"], med["ss -tan"]
+    print(f"\nmedian of {args.repeat} runs each, round-robin, in an idle namespace;"
+          f" PYTHON = {sys.executable}")
+    for i, python in enumerate(args.also, 1):
+        print(f"[also {i}] = {python}")
+    print()
+    print(f"| {'command':<46} | {'wall ms':>8} | {'CPU ms':>6} | {'- python':>8} "
+          f"| {'x python':>8} | {'x ss -s':>7} | {'x ss -tan':>9} |")
+    print(f"|{'-' * 48}|{'-' * 9}:|{'-' * 7}:|{'-' * 9}:|{'-' * 9}:|{'-' * 8}:|{'-' * 10}:|")
+    for label, _ in commands:
+        t = med[label]
+        print(f"| {label:<46} | {t:8.1f} | {cpu[label]:6.1f} | {t - base:+8.1f} "
+              f"| {t / base:8.2f} | {t / ss_s:7.1f} | {t / ss_tan:9.1f} |")
+    print()
+    mine = [label for label, _ in commands if label.startswith("socklife")]
+    over = [label for label in mine if med[label] - base > TARGET_MS]
+    worst = max(med[label] - base for label in mine)
+    if over:
+        print(f"target (within {TARGET_MS:.0f} ms of python -c pass): NOT met by "
+              + ", ".join(f"{label} (+{med[label] - base:.0f} ms)" for label in over))
+    else:
+        print(f"target (within {TARGET_MS:.0f} ms of python -c pass): met, worst +{worst:.0f} ms")
+    if problems:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
