@@ -1,14 +1,18 @@
 """`socklife` command line: a click group that loads each subcommand from its own module.
 
 Each subcommand lives in ``harness/commands/<name>.py`` and exposes ``command`` (a
-click command or group), imported only when it runs. ``main(argv=None)`` turns every
-bad-input or environment problem into one line on stderr and exit code 2, and SIGTERM
-into the same path as Ctrl-C.
+click command or group), imported only when it runs. ``socklife --help`` lists them
+without importing any: each one's line comes from the docstring of its ``command``, read
+from the source. ``main(argv=None)`` turns every bad-input or environment problem into
+one line on stderr and exit code 2, and SIGTERM into the same path as Ctrl-C.
 """
 
 from __future__ import annotations
 
 import importlib
+import inspect
+import os
+import re
 import signal
 import sys
 
@@ -32,8 +36,28 @@ Examples:
 """
 
 
+COMMANDS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "commands")
+# `def command(...):` and its docstring, in a command's source.
+_COMMAND_DOC = re.compile(r'^def command\(.*?\).*?:\n\s+"""(.*?)"""', re.S | re.M)
+
+
 def _module_name(name: str) -> str:
     return f"harness.commands.{name}"
+
+
+def help_text(name: str) -> str | None:
+    """The docstring of ``command`` in ``harness/commands/NAME.py`` (its --help text),
+    read from the source; None where it cannot be found there.
+
+    Importing all thirteen commands to list them was most of `socklife --help`'s time;
+    a test holds this to what click would show from the imported command.
+    """
+    try:
+        with open(os.path.join(COMMANDS_DIR, f"{name}.py"), encoding="utf-8") as f:
+            found = _COMMAND_DOC.search(f.read())
+    except OSError:
+        return None
+    return inspect.cleandoc(found.group(1)) if found else None
 
 
 class LazyGroup(click.Group):
@@ -46,6 +70,17 @@ class LazyGroup(click.Group):
         if cmd_name not in COMMANDS:
             return None
         return importlib.import_module(_module_name(cmd_name)).command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        limit = formatter.width - 6 - max(len(name) for name in COMMANDS)
+        rows = []
+        for name in COMMANDS:
+            text = help_text(name)
+            # A bare Command shortens the text as the real one would (click's own rule).
+            cmd = click.Command(name, help=text) if text else self.get_command(ctx, name)
+            rows.append((name, cmd.get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
 
 @click.group(cls=LazyGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})

@@ -12,7 +12,6 @@ from harness.observe import baseline as baselines
 from harness.observe.runfile import RunFileError, load_run
 from harness.observe.thresholds import NAMES, evaluate, parse_rule
 from harness.schema.records import SCHEMA
-from harness.sinks.junit import write_junit
 
 EPILOG = """\b
 Examples:
@@ -127,6 +126,8 @@ def command(run_file, maxes, mins, baseline, tolerance, save_baseline, junit, as
     elif verdicts:
         click.echo(_table(verdicts))
     if junit:
+        from harness.sinks.junit import write_junit  # xml.etree: only when asked
+
         try:
             write_junit(junit, verdicts, run.summary, run_file=run_file, started=began,
                         elapsed_s=time.perf_counter() - t0, times_s=judged_s)

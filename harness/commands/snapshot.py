@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 
 import click
@@ -123,5 +122,7 @@ def command(netns, ports, as_json):
     if as_json:
         click.echo(json.dumps(s))
         return
+    import shutil  # with bz2 and lzma: 5 ms a --json snapshot does not need
+
     size = shutil.get_terminal_size((80, 24)).columns if sys.stdout.isatty() else 80
     click.echo(render_text(s, size))
