@@ -19,9 +19,9 @@ remote port equals P, several OR-ed), compiled to INET_DIAG_REQ_BYTECODE. The st
 filter is the request's ``idiag_states`` bitmask. Both families come from one walk of
 the kernel's hash tables (``ONE_WALK``: the legacy TCPDIAG_GETSOCK request), or from a
 dump per family (``FAMILIES``) on a kernel that refuses it; ``families=FAMILIES`` asks
-for the latter, the reference the one walk is tested against. The results carry ``consistent``:
-False when the kernel flagged the dump as interrupted (NLM_F_DUMP_INTR) or the receive
-buffer overflowed (ENOBUFS) on every one of ``RETRIES`` attempts.
+for the latter, the reference the one walk is tested against. The results carry
+``consistent``: False when the kernel flagged the dump as interrupted (NLM_F_DUMP_INTR)
+or the receive buffer overflowed (ENOBUFS) on every one of ``RETRIES`` attempts.
 
 ``count_states`` decodes no socket into an object. Without a port filter it does not
 dump TIME_WAIT at all: /proc/net/sockstat's ``tw`` is the namespace's count of TIME_WAIT
