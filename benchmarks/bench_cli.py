@@ -19,6 +19,8 @@ uncounted round fills it), whatever PYTHONDONTWRITEBYTECODE says.
   socklife snapshot --json --netns NAME   the same namespace, entered with setns(2)
   socklife check RUN --max CLOSE_WAIT=0   over a run of 10 samples recorded first
   socklife check ... --json        the same verdicts as JSON (no table)
+and, in this process, one bare kernel dump of the empty namespace: it walks the sockets
+of every namespace of the host (one established hash), which a snapshot walks twice.
 
 socklife runs as `PYTHON -m harness` with PYTHON this script's interpreter (run the
 benchmark with the checkout's venv: .venv/bin/python). --also PYTHON adds the same
@@ -42,7 +44,14 @@ import sys
 import tempfile
 import time
 
-from bench_common import exit_on_sigterm, machine_load, private_netns, require_root
+from bench_common import (
+    bare_dump,
+    exit_on_sigterm,
+    machine_load,
+    private_netns,
+    require_root,
+    timed,
+)
 
 from harness.kernel.netns import entered
 
@@ -133,6 +142,7 @@ def main() -> None:
                 if r:
                     walls[label].append(wall)
                     cpus[label].append(cpu)
+        walk, _ = timed(bare_dump, args.repeat)
     print(machine_load(), file=sys.stderr)
 
     for label, problem in problems.items():
@@ -144,6 +154,9 @@ def main() -> None:
           f" PYTHON = {sys.executable}")
     for i, python in enumerate(args.also, 1):
         print(f"[also {i}] = {python}")
+    print(f"one kernel walk of this empty namespace (a bare dump, in process): {walk * 1e3:.2f}"
+          " ms; the established hash is shared by every namespace of the host, so this is the"
+          " rest of the host's sockets")
     print()
     print(f"| {'command':<54} | {'wall ms':>8} | {'CPU ms':>6} | {'- python':>8} "
           f"| {'x python':>8} | {'x ss -s':>7} | {'x ss -tan':>9} |")

@@ -1,4 +1,5 @@
-"""What the benchmarks share: a private namespace, a TIME_WAIT population, medians.
+"""What the benchmarks share: a private namespace, a TIME_WAIT population, the bare
+kernel dump, medians.
 
 Every namespace is ``sl-<word>-<pid>`` (harness/lab/names.py: a stale one is removed by
 the next run's cleanup) and is deleted when the ``with`` block ends, also on Ctrl-C and,
@@ -20,6 +21,10 @@ from contextlib import contextmanager
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
+
+from harness.kernel import inet_diag as wire  # noqa: E402
+from harness.kernel.sockdiag import NETLINK_SOCK_DIAG, ONE_WALK  # noqa: E402
+from harness.kernel.sockstat import minisockets, read_sockstat  # noqa: E402
 
 
 def require_root(script: str, why: str) -> None:
@@ -85,8 +90,6 @@ class TimeWait:
 
     def top_up(self, target: int) -> int:
         """Connections until sockstat's ``tw`` is ``target`` again; returns it."""
-        from harness.kernel.sockstat import minisockets, read_sockstat
-
         missing = target - minisockets(read_sockstat(ipv6=False))
         if missing > 0:
             self.add(missing)
@@ -101,6 +104,23 @@ class TimeWait:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def bare_dump(families=ONE_WALK) -> int:
+    """Receive a whole dump of every socket (all states) and discard it; returns bytes
+    received. ONE_WALK: both families in one TCPDIAG_GETSOCK dump, one walk."""
+    total = 0
+    buf = bytearray(1 << 16)
+    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_SOCK_DIAG) as s:
+        for family in families:
+            s.send(wire.build_request(family, wire.ALL_STATES_MASK))
+            while True:
+                n = s.recv_into(buf)
+                total += n
+                # NLMSG_DONE closes the dump: it is the last message of the last buffer.
+                if n >= 20 and int.from_bytes(buf[n - 16:n - 14], "little") == wire.NLMSG_DONE:
+                    break
+    return total
 
 
 def timed(fn, repeat: int) -> tuple[float, object]:

@@ -32,6 +32,7 @@ import sys
 from bench_common import (
     TIME_WAIT_SYSCTLS,
     TimeWait,
+    bare_dump,
     exit_on_sigterm,
     machine_load,
     private_netns,
@@ -39,30 +40,12 @@ from bench_common import (
     timed,
 )
 
-from harness.kernel import inet_diag as wire
 from harness.kernel import sockdiag
 from harness.kernel.netns import entered
 
 SERVER_PORTS = (7001, 7002)
 COUNT_X_BARE = 1.0  # issue 22.2: count_states at most this many times the bare dump
 SS_OVER_COUNT = 8.0  # ... and at least this many times faster than ss -tan
-
-
-def bare_dump(families=sockdiag.ONE_WALK) -> int:
-    """Receive a whole dump of every socket (all states) and discard it; returns bytes
-    received. ONE_WALK: both families in one TCPDIAG_GETSOCK dump, one walk."""
-    total = 0
-    buf = bytearray(1 << 16)
-    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, sockdiag.NETLINK_SOCK_DIAG) as s:
-        for family in families:
-            s.send(wire.build_request(family, wire.ALL_STATES_MASK))
-            while True:
-                n = s.recv_into(buf)
-                total += n
-                # NLMSG_DONE closes the dump: it is the last message of the last buffer.
-                if n >= 20 and int.from_bytes(buf[n - 16:n - 14], "little") == wire.NLMSG_DONE:
-                    break
-    return total
 
 
 def pyroute2_stats() -> int:
