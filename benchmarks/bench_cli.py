@@ -17,6 +17,8 @@ uncounted round fills it), whatever PYTHONDONTWRITEBYTECODE says.
   socklife snapshot --json         the idle namespace, the command's own
   socklife snapshot                the same as text (a rich table)
   socklife snapshot --json --netns NAME   the same namespace, entered with setns(2)
+  ... --netns WITH-LISTENER        a namespace with one listener, held by a process in
+                                   it: its owner is looked up (and psutil imported)
   socklife check RUN --max CLOSE_WAIT=0   over a run of 10 samples recorded first
   socklife check ... --json        the same verdicts as JSON (no table)
 and, in this process, one bare kernel dump of the empty namespace: it walks the sockets
@@ -38,6 +40,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import socket
 import statistics
 import subprocess
 import sys
@@ -50,6 +53,7 @@ from bench_common import (
     machine_load,
     private_netns,
     require_root,
+    spawn_holder,
     timed,
 )
 
@@ -59,7 +63,7 @@ TARGET_MS = 60.0
 TARGETS = ("socklife --help", "socklife snapshot --json", "socklife check RUN --max CLOSE_WAIT=0")
 
 
-def socklife_commands(python: str, ns: str, run_file: str, tag: str = "") -> list:
+def socklife_commands(python: str, ns: str, busy: str, run_file: str, tag: str = "") -> list:
     socklife = [python, "-m", "harness"]
     return [
         (f"{tag}socklife --help", [*socklife, "--help"]),
@@ -67,6 +71,8 @@ def socklife_commands(python: str, ns: str, run_file: str, tag: str = "") -> lis
         (f"{tag}socklife snapshot", [*socklife, "snapshot"]),
         (f"{tag}socklife snapshot --json --netns", [*socklife, "snapshot", "--json",
                                                     "--netns", ns]),
+        (f"{tag}socklife snapshot --json --netns WITH-LISTENER",
+         [*socklife, "snapshot", "--json", "--netns", busy]),
         (f"{tag}socklife check RUN --max CLOSE_WAIT=0",
          [*socklife, "check", run_file, "--max", "CLOSE_WAIT=0"]),
         (f"{tag}socklife check RUN --max CLOSE_WAIT=0 --json",
@@ -114,37 +120,56 @@ def main() -> None:
     require_root("bench_cli.py", "it times the commands in a private namespace")
     exit_on_sigterm()
     print(machine_load(), file=sys.stderr)
-    with private_netns("bcli") as ns, tempfile.TemporaryDirectory(prefix="sl-bcli-") as tmp, \
-            entered(ns):
-        run_file = os.path.join(tmp, "run.jsonl")
-        subprocess.run([sys.executable, "-m", "harness", "record", "-o", run_file,
-                        "--interval", "0.1", "--duration", "1"], check=True, cwd=tmp,
-                       env=child_env(tmp), stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL)
-        commands = [
-            ("python -c pass", [sys.executable, "-c", "pass"]),
-            ('python -c "import click"', [sys.executable, "-c", "import click"]),
-            ("ss -s", ["ss", "-s"]),
-            ("ss -tan", ["ss", "-tan"]),
-            *socklife_commands(sys.executable, ns, run_file),
-        ]
-        for i, python in enumerate(args.also, 1):
-            commands += socklife_commands(python, ns, run_file, tag=f"[also {i}] ")
-        walls = {label: [] for label, _ in commands}
-        cpus = {label: [] for label, _ in commands}
-        problems: dict[str, str] = {}
-        for r in range(args.repeat + 1):  # round 0 warms the bytecode cache, not counted
-            print(f"  round {r}/{args.repeat}", file=sys.stderr)
-            for label, argv in commands:
-                wall, cpu, problem = run_once(argv, tmp)
-                if problem:
-                    problems.setdefault(label, problem)
-                if r:
-                    walls[label].append(wall)
-                    cpus[label].append(cpu)
-        walk, _ = timed(bare_dump, args.repeat)
+    stop_r, stop_w = os.pipe()  # the listener's holder ends at EOF
+    with private_netns("bcli") as ns, private_netns("bcliown") as busy, \
+            tempfile.TemporaryDirectory(prefix="sl-bcli-") as tmp:
+        with entered(busy):
+            lst = socket.create_server(("127.0.0.1", 0))
+            holder = spawn_holder([lst.detach()], stop_r)
+        try:
+            with entered(ns):
+                walls, cpus, problems, walk = run_rounds(args, ns, busy, tmp)
+        finally:
+            os.close(stop_w)
+            os.close(stop_r)
+            holder.wait()
     print(machine_load(), file=sys.stderr)
+    report(args, walls, cpus, problems, walk)
 
+
+def run_rounds(args, ns: str, busy: str, tmp: str):
+    """Every command, round-robin, from the thread's (idle) namespace ``ns``: (walls,
+    CPUs, problems by label, one bare walk s)."""
+    run_file = os.path.join(tmp, "run.jsonl")
+    subprocess.run([sys.executable, "-m", "harness", "record", "-o", run_file,
+                    "--interval", "0.1", "--duration", "1"], check=True, cwd=tmp,
+                   env=child_env(tmp), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    commands = [
+        ("python -c pass", [sys.executable, "-c", "pass"]),
+        ('python -c "import click"', [sys.executable, "-c", "import click"]),
+        ("ss -s", ["ss", "-s"]),
+        ("ss -tan", ["ss", "-tan"]),
+        *socklife_commands(sys.executable, ns, busy, run_file),
+    ]
+    for i, python in enumerate(args.also, 1):
+        commands += socklife_commands(python, ns, busy, run_file, tag=f"[also {i}] ")
+    walls = {label: [] for label, _ in commands}
+    cpus = {label: [] for label, _ in commands}
+    problems: dict[str, str] = {}
+    for r in range(args.repeat + 1):  # round 0 warms the bytecode cache, not counted
+        print(f"  round {r}/{args.repeat}", file=sys.stderr)
+        for label, argv in commands:
+            wall, cpu, problem = run_once(argv, tmp)
+            if problem:
+                problems.setdefault(label, problem)
+            if r:
+                walls[label].append(wall)
+                cpus[label].append(cpu)
+    walk, _ = timed(bare_dump, args.repeat)
+    return walls, cpus, problems, walk
+
+
+def report(args, walls: dict, cpus: dict, problems: dict, walk: float) -> None:
     for label, problem in problems.items():
         print(f"FAILED: {label}: {problem}")
     med = {label: statistics.median(ts) * 1000 for label, ts in walls.items()}
@@ -154,16 +179,16 @@ def main() -> None:
           f" PYTHON = {sys.executable}")
     for i, python in enumerate(args.also, 1):
         print(f"[also {i}] = {python}")
-    print(f"one kernel walk of this empty namespace (a bare dump, in process): {walk * 1e3:.2f}"
-          " ms; the established hash is shared by every namespace of the host, so this is the"
-          " rest of the host's sockets")
+    print(f"one kernel walk of the empty namespace (a bare dump, in process): {walk * 1e3:.2f}"
+          " ms: the established hash is shared by every namespace of the host, so this is"
+          " the walk of the rest of the host's sockets")
     print()
-    print(f"| {'command':<54} | {'wall ms':>8} | {'CPU ms':>6} | {'- python':>8} "
+    print(f"| {'command':<58} | {'wall ms':>8} | {'CPU ms':>6} | {'- python':>8} "
           f"| {'x python':>8} | {'x ss -s':>7} | {'x ss -tan':>9} |")
-    print(f"|{'-' * 56}|{'-' * 9}:|{'-' * 7}:|{'-' * 9}:|{'-' * 9}:|{'-' * 8}:|{'-' * 10}:|")
-    for label, _ in commands:
+    print(f"|{'-' * 60}|{'-' * 9}:|{'-' * 7}:|{'-' * 9}:|{'-' * 9}:|{'-' * 8}:|{'-' * 10}:|")
+    for label in walls:
         t = med[label]
-        print(f"| {label:<54} | {t:8.1f} | {cpu[label]:6.1f} | {t - base:+8.1f} "
+        print(f"| {label:<58} | {t:8.1f} | {cpu[label]:6.1f} | {t - base:+8.1f} "
               f"| {t / base:8.2f} | {t / ss_s:7.1f} | {t / ss_tan:9.1f} |")
     print()
     for label in TARGETS:

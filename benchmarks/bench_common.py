@@ -123,6 +123,14 @@ def bare_dump(families=ONE_WALK) -> int:
     return total
 
 
+def spawn_holder(fds: list[int], stdin: int) -> subprocess.Popen:
+    """A `cat` holding ``fds`` (closed here), ending when ``stdin`` reaches EOF."""
+    proc = subprocess.Popen(["cat"], stdin=stdin, stdout=subprocess.DEVNULL, pass_fds=fds)
+    for fd in fds:
+        os.close(fd)
+    return proc
+
+
 def timed(fn, repeat: int) -> tuple[float, object]:
     """Median wall seconds of ``repeat`` calls of ``fn``, and the last result."""
     times, result = [], None

@@ -42,7 +42,14 @@ import subprocess
 import sys
 import time
 
-from bench_common import exit_on_sigterm, machine_load, private_netns, require_root, timed
+from bench_common import (
+    exit_on_sigterm,
+    machine_load,
+    private_netns,
+    require_root,
+    spawn_holder,
+    timed,
+)
 
 from harness.kernel.netns import entered
 from harness.kernel.owners import socket_owners
@@ -55,14 +62,6 @@ class NoOwners(NamespaceReader):
 
     def owners(self, inodes) -> dict:
         return {}
-
-
-def spawn_holder(fds: list[int], stdin: int) -> subprocess.Popen:
-    """A `cat` holding ``fds`` (closed here), ending when ``stdin`` reaches EOF."""
-    proc = subprocess.Popen(["cat"], stdin=stdin, stdout=subprocess.DEVNULL, pass_fds=fds)
-    for fd in fds:
-        os.close(fd)
-    return proc
 
 
 def fill(n: int, per: int, stdin: int) -> list[subprocess.Popen]:
