@@ -7,7 +7,8 @@ their stdin):
     the rest of a busy host, whose fds an owner walk has to read;
   - the namespace to look at, `sl-bown-<pid>`: a `cat` started inside it holding a
     listener and --close-wait CLOSE_WAIT sockets (default 10), started after the
-    others, so it has the highest pid; and a `cat` started outside it holding a
+    others (where pids do not wrap, it has the highest: the table says how many
+    processes come before it in pid order); and a `cat` started outside it holding a
     listener made inside it by a thread that entered it (as socklife's own servers and
     Locust users make theirs): the exception the namespace filter cannot see.
 
@@ -135,7 +136,8 @@ def main() -> None:
             holder_in, holder_out = procs[-2].pid, procs[-1].pid
             fds_total = sum(len(os.listdir(f"/proc/{p}/fd")) for p in os.listdir("/proc")
                             if p.isdigit() and os.path.exists(f"/proc/{p}/fd"))
-            n_procs = sum(1 for p in os.listdir("/proc") if p.isdigit())
+            pids = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
+            n_procs, before_holder = len(pids), pids.index(holder_in)
 
             checks = {
                 "every process": socket_owners(want),
@@ -188,7 +190,8 @@ def main() -> None:
         print(f"WRONG: {problem}")
     print(f"\n{n_procs} processes, {fds_total} fds on the host; the namespace's "
           f"{len(want)} sockets (1 listener, {args.close_wait} CLOSE_WAIT) held by pid "
-          f"{holder_in}, the highest; median of {args.repeat}\n")
+          f"{holder_in}, which {before_holder} processes precede in pid order; median of "
+          f"{args.repeat}\n")
     print(f"| {'lookup':<54} | {'ms':>8} | {'x snapshot':>10} |")
     print(f"|{'-' * 56}|{'-' * 9}:|{'-' * 11}:|")
     for label, t, _ in rows:
