@@ -10,8 +10,9 @@ same namespace, the median of --repeat runs of:
   count_states     harness.kernel.sockdiag.count_states()  (TIME_WAIT from sockstat)
   count (ports)    count_states(ports=...) matching every socket: the raw-bytes loop
   dump             harness.kernel.sockdiag.dump(): a SocketRecord per socket
-  ... per family   count_states and dump with families=FAMILIES: the dump per family
-                   they used before the one walk (the before of a before/after)
+  ... per family   count_states, count_states(ports) and dump with families=FAMILIES:
+                   the dump per family they used before the one walk (the before of a
+                   before/after, in the same run)
   ss -tan          the iproute2 tool, output discarded
   psutil           psutil.net_connections("tcp")
   pyroute2         pyroute2 DiagSocket.get_sock_stats() for AF_INET and AF_INET6
@@ -56,11 +57,11 @@ def pyroute2_stats() -> int:
         return sum(len(ds.get_sock_stats(family=f)) for f in (socket.AF_INET, socket.AF_INET6))
 
 
-def per_family(method: str):
+def per_family(method: str, **kw):
     """count_states / dump as they were before the one walk: a dump per family."""
     def run():
         with sockdiag.SockDiag() as diag:
-            return getattr(diag, method)(families=sockdiag.FAMILIES)
+            return getattr(diag, method)(families=sockdiag.FAMILIES, **kw)
 
     return run
 
@@ -109,6 +110,9 @@ def main() -> None:
                 lambda c: f"{sum(c.values())} sockets")
             row("socklife count_states(ports=all)",
                 lambda: sockdiag.count_states(ports=SERVER_PORTS),
+                lambda c: f"{sum(c.values())} sockets")
+            row("socklife count_states(ports=all), per family",
+                per_family("count", ports=SERVER_PORTS),
                 lambda c: f"{sum(c.values())} sockets")
             row("socklife dump() -> SocketRecord", sockdiag.dump,
                 lambda d: f"{len(d)} records")
