@@ -11,7 +11,7 @@ from harness.errors import UsageProblem
 from harness.observe import baseline as baselines
 from harness.observe.runfile import RunFileError, load_run
 from harness.observe.thresholds import NAMES, evaluate, parse_rule
-from harness.schema.records import SCHEMA
+from harness.schema.version import SCHEMA
 
 EPILOG = """\b
 Examples:

@@ -51,5 +51,6 @@ class NamespaceReader:
         return read_sysctls(self.netns)
 
     def owners(self, inodes) -> dict:
-        """``{inode: Owner}`` (socket inodes are unique machine wide)."""
-        return socket_owners(inodes)
+        """``{inode: Owner}``: the processes of this namespace are read first, then, for
+        any socket still missing, the others (kernel.owners)."""
+        return socket_owners(inodes, netns=self.netns)

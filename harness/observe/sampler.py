@@ -46,7 +46,7 @@ from harness.observe.listeners import flag_listeners, listener_rows
 from harness.observe.ports import ephemeral_forecast, split_by_destination, tw_figures
 from harness.observe.summary import RunSummary
 from harness.observe.timewait import TimeWaitGroups, TimeWaitView, time_wait_analysis
-from harness.schema.records import SCHEMA
+from harness.schema.version import SCHEMA
 
 RATE_WINDOW_S = 10.0  # growth rates compare with the sample about this long ago
 DEFAULT_CPU_BUDGET = 0.05  # of one core, for everything but the exact counts

@@ -8,6 +8,7 @@ import json
 
 from harness.schema import records
 from harness.schema.shape import fields
+from harness.schema.version import SCHEMA
 
 SCHEMA_ID = "https://socklife.invalid/schema/sample.schema.json"  # a name, not fetched
 _JSON_TYPES = {"int": "integer", "float": "number", "str": "string", "bool": "boolean",
@@ -63,7 +64,7 @@ def json_schema() -> dict:
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,
-        "title": f"socklife record line, schema {records.SCHEMA}",
+        "title": f"socklife record line, schema {SCHEMA}",
         "description": "A line of `socklife record` (a sample, or the summary line last); "
                        "also `snapshot --json`. Generated from harness/schema/records.py.",
         "anyOf": [{"$ref": "#/$defs/Sample"}, {"$ref": "#/$defs/SummaryLine"}],
@@ -114,7 +115,7 @@ seconds (UTC).
 
 
 def markdown() -> str:
-    out = [INTRO.format(version=records.SCHEMA)]
+    out = [INTRO.format(version=SCHEMA)]
     for record in records.RECORDS:
         out.append(f"## {record.__name__}\n")
         if record.__doc__:

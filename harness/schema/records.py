@@ -10,8 +10,9 @@ path), static checkers see the keys, and the same declarations give the JSON Sch
 ``Annotated[type, F(meaning, unit)]``; ``NotRequired`` marks a field only some producers
 write (they say which).
 
-``SCHEMA`` is written in every line (``"schema": 1``). It changes only when a field
-changes meaning or type or a required field goes; a new optional field keeps it.
+``harness.schema.version.SCHEMA`` is written in every line (``"schema": 1``). It changes
+only when a field changes meaning or type or a required field goes; a new optional field
+keeps it.
 
     >>> sorted(Listener.__required_keys__)[:3]
     ['accept_queue', 'backlog', 'ever_full']
@@ -19,8 +20,6 @@ changes meaning or type or a required field goes; a new optional field keeps it.
 
 from dataclasses import dataclass
 from typing import Annotated, Literal, NotRequired, TypedDict
-
-SCHEMA = 1
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,9 @@ Unknown fields are refused: a producer cannot add one without declaring it.
 import math
 from functools import cache
 
-from harness.schema.records import SCHEMA, Sample, SummaryLine
+from harness.schema.records import Sample, SummaryLine
 from harness.schema.shape import fields
+from harness.schema.version import SCHEMA
 
 NAMES = {"int": "an integer", "float": "a number", "str": "a string", "bool": "true or false",
          "null": "null", "list": "a list", "tuple": "a list", "dict": "an object",

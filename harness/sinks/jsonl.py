@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 from harness.errors import UsageProblem
-from harness.schema.records import SCHEMA
+from harness.schema.version import SCHEMA
 
 
 class JsonlWriter:

@@ -24,6 +24,7 @@ from harness.load.source import SCRIPT
 from harness.schema import records
 from harness.schema.generate import markdown, schema_text
 from harness.schema.validate import ContractError, check_line, validate
+from harness.schema.version import SCHEMA
 
 SHIPPED = json.loads(resources.files("harness.schema").joinpath("sample.schema.json")
                      .read_text())
@@ -79,7 +80,7 @@ def test_snapshot_json(sockets):
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
     both_accept(doc)
-    assert doc["schema"] == records.SCHEMA and doc["states"]["CLOSE_WAIT"] == 1
+    assert doc["schema"] == SCHEMA and doc["states"]["CLOSE_WAIT"] == 1
     assert "sampler" not in doc  # a one-shot has no cost section
 
 
@@ -154,5 +155,5 @@ def test_both_validators_reject_a_broken_sample(sockets, breakage):
 
 
 def test_a_summary_line_without_a_field_is_rejected():
-    line = {"schema": records.SCHEMA, "summary": {"samples": 1}}
+    line = {"schema": SCHEMA, "summary": {"samples": 1}}
     both_reject(line)
