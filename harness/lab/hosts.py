@@ -4,7 +4,9 @@
 ``eth0`` in each (made directly inside the namespaces, so no interface name ever
 appears on the host), with 198.18.<k>.1/.2 (RFC 2544's benchmarking range) and
 fd53:6c:<k>::1/::2. ``Lab.single()`` (or ``Lab(roles=("host",))``) makes one host with
-loopback only.
+loopback only. The plumbing (namespaces, the veth pair, addresses, link state) is
+rtnetlink through pyroute2, imported when a lab is built (it costs ~200 ms to import,
+which no other command should pay); programs run inside with ``ip netns exec``.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 
 from harness.kernel import tracefs
 from harness.kernel.errors import KernelError
-from harness.kernel.netns import entered, list_netns
+from harness.kernel.netns import NETNS_DIR, entered, list_netns
 from harness.kernel.procfs import read_text
 from harness.lab.names import claim_subnet, cleanup_stale, delete_netns, release_subnet
 from harness.lab.nft import Nft
@@ -31,11 +33,38 @@ ROLES = {short: role for role, short in SHORT.items()}
 _open_labs: list[Lab] = []
 
 
-def _ip(*args: str) -> None:
-    proc = subprocess.run(["ip", *args], capture_output=True, text=True, check=False)
-    if proc.returncode:
-        last = (proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"])[-1]
-        raise KernelError(f"ip {' '.join(args)}: {last}")
+@contextlib.contextmanager
+def _rtnl(netns: str, what: str):
+    """An rtnetlink socket opened inside ``netns`` by this thread (entered with setns,
+    as every socket of the lab is: pyroute2's own IPRoute(netns=...) forks a helper
+    process, which inherits our signal handlers); a refusal is one KernelError line
+    naming ``what`` was being done."""
+    from pyroute2 import IPRoute
+    from pyroute2.netlink.exceptions import NetlinkError
+
+    try:
+        with entered(netns):
+            ipr = IPRoute()  # its socket stays bound to netns once the thread is back
+        with ipr:
+            yield ipr
+    except NetlinkError as exc:
+        raise KernelError(f"{what} in {netns}: {os.strerror(exc.code)}") from None
+
+
+def _add_netns(name: str) -> None:
+    from pyroute2 import netns
+
+    try:
+        netns.create(name)
+    except OSError as exc:
+        raise KernelError(f"cannot make network namespace {name}: "
+                          f"{os.strerror(exc.errno or 1)}") from None
+
+
+def _link_up(ipr, ifname: str) -> int:
+    (index,) = ipr.link_lookup(ifname=ifname)
+    ipr.link("set", index=index, state="up")
+    return index
 
 
 class HostThread(threading.Thread):
@@ -156,20 +185,33 @@ class Lab:
                 if ns in list_netns():  # someone else's: never ours to remove
                     raise KernelError(f"network namespace {ns} exists already")
                 self._made.append(ns)
-                _ip("netns", "add", ns)
+                _add_netns(ns)
                 self.hosts[role] = Host(ns, role)
-                _ip("-n", ns, "link", "set", "lo", "up")
+            # every namespace exists before pyroute2 works inside one: the helper it
+            # forks for IPRoute(netns=...) does not see a namespace named after it started
+            for host in self.hosts.values():
+                with _rtnl(host.netns, "loopback up") as ipr:
+                    _link_up(ipr, "lo")
             if len(self.roles) == 2:
+                from pyroute2.netlink.rtnl.ifaddrmsg import IFA_F_NODAD
+
                 a, b = (self.hosts[r] for r in self.roles)
-                _ip("-n", a.netns, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0",
-                    "netns", b.netns)
+                peer = os.open(os.path.join(NETNS_DIR, b.netns), os.O_RDONLY)
+                try:
+                    with _rtnl(a.netns, "the veth pair") as ipr:
+                        ipr.link("add", ifname="eth0", kind="veth",
+                                 peer={"ifname": "eth0", "net_ns_fd": peer})
+                finally:
+                    os.close(peer)
                 for i, host in enumerate((a, b), 1):
                     host.addr, host.addr6 = self._addr(i)
                     host.ifname = "eth0"
-                    _ip("-n", host.netns, "addr", "add", f"{host.addr}/24", "dev", "eth0")
-                    _ip("-n", host.netns, "addr", "add", f"{host.addr6}/64", "dev", "eth0",
-                        "nodad")
-                    _ip("-n", host.netns, "link", "set", "eth0", "up")
+                    with _rtnl(host.netns, f"addresses {host.addr}, {host.addr6}") as ipr:
+                        (index,) = ipr.link_lookup(ifname="eth0")
+                        ipr.addr("add", index=index, address=host.addr, prefixlen=24)
+                        ipr.addr("add", index=index, address=host.addr6, prefixlen=64,
+                                 flags=IFA_F_NODAD)
+                        _link_up(ipr, "eth0")
             for role, values in self.sysctls.items():
                 if role not in self.hosts:
                     raise ValueError(f"sysctls for {role!r}, a host this lab does not have")
