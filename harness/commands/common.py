@@ -9,6 +9,7 @@ from harness.errors import UsageProblem
 from harness.kernel.netns import check_can_enter
 from harness.observe.leaks import DEFAULT_THRESHOLD_S
 from harness.observe.loop import MAX_INTERVAL_S, MIN_INTERVAL_S
+from harness.values import FiniteFloat
 
 netns_option = click.option(
     "--netns", "netns", metavar="NS", default=None,
@@ -20,17 +21,17 @@ port_option = click.option(
 )
 
 interval_option = click.option(
-    "--interval", type=click.FloatRange(MIN_INTERVAL_S, MAX_INTERVAL_S), default=1.0,
+    "--interval", type=FiniteFloat(MIN_INTERVAL_S, MAX_INTERVAL_S), default=1.0,
     show_default=True, metavar="S",
     help=f"Seconds between samples ({MIN_INTERVAL_S:g} to {MAX_INTERVAL_S:g}).")
 cpu_budget_option = click.option(
-    "--cpu-budget", type=click.FloatRange(0.1, 100), default=5.0, show_default=True,
+    "--cpu-budget", type=FiniteFloat(0.1, 100), default=5.0, show_default=True,
     metavar="PERCENT",
     help="Share of one core for what may be older than one sample: TIME_WAIT details, "
          "owner lookups, sysctls (each sample says how old: ages_s). The counts and the "
          "listeners stay exact every sample.")
 leak_option = click.option(
-    "--leak-threshold", type=click.FloatRange(0, None), default=DEFAULT_THRESHOLD_S,
+    "--leak-threshold", type=FiniteFloat(0), default=DEFAULT_THRESHOLD_S,
     show_default=True, metavar="S", help="A CLOSE_WAIT socket older than this is a leak.")
 
 

@@ -10,6 +10,7 @@ import click
 from harness.commands.common import check_netns, netns_option, parse_hostport
 from harness.errors import UsageProblem
 from harness.sockets import CLOSERS, run_connect
+from harness.values import FiniteFloat
 
 EPILOG = """\b
 Closers:
@@ -48,7 +49,7 @@ def render_text(d: dict) -> str:
 @click.argument("target", metavar="HOST:PORT")
 @click.option("--count", type=click.IntRange(1), default=1, show_default=True,
               help="Connections to attempt (errors included).")
-@click.option("--rate", type=click.FloatRange(0, min_open=True), default=None,
+@click.option("--rate", type=FiniteFloat(0, min_open=True), default=None,
               help="At most R connection starts per second (default: as fast as possible).")
 @click.option("--concurrency", type=click.IntRange(1, 50000), default=1, show_default=True,
               metavar="C", help="Connections in flight at once.")
@@ -63,7 +64,7 @@ def render_text(d: dict) -> str:
 @click.option("--reuseaddr", is_flag=True, help="SO_REUSEADDR on each client socket.")
 @click.option("--bind-address-no-port", is_flag=True,
               help="IP_BIND_ADDRESS_NO_PORT: bind the address now, pick the port at connect.")
-@click.option("--timeout", type=click.FloatRange(0, min_open=True), default=5.0,
+@click.option("--timeout", type=FiniteFloat(0, min_open=True), default=5.0,
               show_default=True, metavar="S",
               help="Seconds to connect, and then to finish the exchange (ETIMEDOUT).")
 @netns_option

@@ -9,6 +9,7 @@ import tempfile
 import click
 
 from harness.errors import UsageProblem
+from harness.values import FiniteFloat
 
 EPILOG = """\b
 Examples:
@@ -40,11 +41,11 @@ def summary_lines(result) -> list[str]:
 
 
 @click.command("demo", epilog=EPILOG)
-@click.option("--duration", type=click.FloatRange(1, 3600), default=20.0, show_default=True,
+@click.option("--duration", type=FiniteFloat(1, 3600), default=20.0, show_default=True,
               metavar="S", help="Seconds of load.")
 @click.option("--users", type=click.IntRange(1, 1000), default=10, show_default=True,
               metavar="N", help="Locust Users, each making short connections back to back.")
-@click.option("--rate", type=click.FloatRange(1, 100000), default=500, show_default=True,
+@click.option("--rate", type=FiniteFloat(1, 100000), default=500, show_default=True,
               metavar="R", help="Short connections per second, all Users together.")
 @click.option("--report", type=click.Path(dir_okay=False, writable=True), default=None,
               metavar="FILE.html", help="Write an HTML report of the run.")

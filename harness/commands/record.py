@@ -17,6 +17,7 @@ from harness.commands.common import (
 from harness.observe.loop import Schedule, samples, stop_on_signals
 from harness.observe.sampler import Sampler
 from harness.sinks.jsonl import JsonlWriter
+from harness.values import FiniteFloat
 
 EPILOG = """\b
 Examples:
@@ -35,7 +36,7 @@ after the current sample.
 @netns_option
 @port_option
 @interval_option
-@click.option("--duration", type=click.FloatRange(0, None, min_open=True), default=None,
+@click.option("--duration", type=FiniteFloat(0, min_open=True), default=None,
               metavar="S", help="Stop after S seconds (default: until Ctrl-C or SIGTERM).")
 @leak_option
 @cpu_budget_option

@@ -20,6 +20,7 @@ from harness.errors import UsageProblem
 from harness.kernel import tracefs
 from harness.kernel.tracefs import Tracer
 from harness.observe.lifecycle import Lifecycles
+from harness.values import FiniteFloat
 
 EPILOG = """\b
 Examples:
@@ -107,7 +108,7 @@ def _addresses(netns: str) -> list[str]:
 @click.command("trace", epilog=EPILOG)
 @netns_option
 @port_option
-@click.option("--duration", type=click.FloatRange(min=0, min_open=True), default=None,
+@click.option("--duration", type=FiniteFloat(0, min_open=True), default=None,
               metavar="S", help="Stop after S seconds (default: until Ctrl-C or SIGTERM).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per transition.")
 def command(netns, ports, duration, as_json):

@@ -13,6 +13,10 @@ from dataclasses import dataclass
 
 from harness.observe.loop import MAX_INTERVAL_S, MIN_INTERVAL_S
 from harness.observe.thresholds import Rule, parse_rule
+from harness.values import FiniteFloat, for_argparse
+
+INTERVAL = FiniteFloat(MIN_INTERVAL_S, MAX_INTERVAL_S)
+BUDGET = FiniteFloat(0.1, 100)  # percent of one core
 
 
 def _rule(text: str) -> str:
@@ -23,37 +27,16 @@ def _rule(text: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _interval(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"bad interval {text!r}") from None
-    if not MIN_INTERVAL_S <= value <= MAX_INTERVAL_S:
-        raise argparse.ArgumentTypeError(
-            f"interval {text!r} out of range ({MIN_INTERVAL_S:g}-{MAX_INTERVAL_S:g} s)")
-    return value
-
-
-def _budget(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"bad CPU budget {text!r}") from None
-    if not 0.1 <= value <= 100:
-        raise argparse.ArgumentTypeError(f"CPU budget {text!r} out of range (0.1-100 %)")
-    return value
-
-
 def _port(text: str) -> int:
-    if not text.isdigit() or not 0 <= int(text) < 65536:
+    if not (text.isascii() and text.isdigit()) or not 0 <= int(text) < 65536:
         raise argparse.ArgumentTypeError(f"bad port {text!r} (1-65535, or 0 for all)")
     return int(text)
 
 
 def add_arguments(parser) -> None:
     """Add the plugin's arguments to Locust's parser."""
-    parser.add_argument("--socklife-interval", type=_interval, default=1.0, metavar="S",
-                        help="socklife: seconds between samples of the kernel's TCP sockets.")
+    parser.add_argument("--socklife-interval", type=for_argparse(INTERVAL), default=1.0,
+                        metavar="S", help="socklife: seconds between samples of the kernel's TCP sockets.")
     parser.add_argument("--socklife-netns", default=None, metavar="NS",
                         help="socklife: sample this namespace under /run/netns "
                              "(default: the process's own).")
@@ -68,7 +51,8 @@ def add_arguments(parser) -> None:
                              "TCP state (its peak), leaks, listen_overflows, eaddrnotavail, "
                              "ephemeral_fraction, accept_queue_fill or time_wait_peak "
                              "(repeatable).")
-    parser.add_argument("--socklife-cpu-budget", type=_budget, default=2.0, metavar="PERCENT",
+    parser.add_argument("--socklife-cpu-budget", type=for_argparse(BUDGET), default=2.0,
+                        metavar="PERCENT",
                         help="socklife: share of one core the sampler may spend on what "
                              "may be older than one sample (TIME_WAIT details, owners, "
                              "sysctls); the counts stay exact every sample.")

@@ -19,6 +19,7 @@ evaluate the rules over its ``summary()`` at the end.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from harness.kernel.inet_diag import STATES
@@ -55,8 +56,8 @@ def parse_rule(text: str, kind: str = "max") -> Rule:
         limit = float(value)
     except ValueError:
         raise ValueError(f"bad number in {text!r}") from None
-    if limit < 0 or limit != limit:
-        raise ValueError(f"bad limit in {text!r}")
+    if not 0 <= limit < math.inf:  # NaN compares false: refused too
+        raise ValueError(f"bad limit in {text!r} (a finite number >= 0)")
     return Rule(name, limit, kind)
 
 

@@ -23,6 +23,12 @@ def test_parse_rule():
             parse_rule(bad)
 
 
+@pytest.mark.parametrize("limit", ["inf", "-inf", "nan", "1e999", "-1", "Infinity"])
+def test_a_limit_is_a_finite_number_at_least_zero(limit):
+    with pytest.raises(ValueError, match="bad limit"):
+        parse_rule(f"TIME_WAIT={limit}")
+
+
 def test_evaluate_gives_observed_limit_and_verdict_per_rule():
     summary = {"peaks": {"TIME_WAIT": 1200, "ESTABLISHED": 3}, "leaks": {"count": 2},
                "listen_overflows": 0, "ephemeral_fraction_max": 0.25,
