@@ -4,7 +4,8 @@ Each subcommand lives in ``harness/commands/<name>.py`` and exposes ``command`` 
 click command or group), imported only when it runs. ``socklife --help`` lists them
 without importing any: each one's line comes from the docstring of its ``command``, read
 from the source. ``main(argv=None)`` turns every bad-input or environment problem into
-one line on stderr and exit code 2, and SIGTERM into the same path as Ctrl-C.
+one line on stderr and exit code 2, and SIGTERM into the same path as Ctrl-C (exit 143
+for SIGTERM, 130 for SIGINT).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import sys
 import click
 
 from harness import __version__
-from harness.errors import UsageProblem
+from harness.errors import Interrupted, UsageProblem, exit_status, signal_of
 from harness.kernel.errors import KernelError
 
 COMMANDS = (
@@ -91,15 +92,18 @@ def cli() -> None:
 
 
 def _raise_interrupt(signum, frame):
-    raise KeyboardInterrupt
+    raise Interrupted(signum)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; return (and, as a script, exit with) 0 ok, 1 failed check, 2 bad usage.
+    """Run the CLI; return (and, as a script, exit with) 0 ok, 1 failed check, 2 bad usage,
+    128 + N after signal N.
 
-    SIGINT and SIGTERM both end a command as Ctrl-C does, even when SIGINT came in
-    ignored (a background job of a shell script starts so, and `kill -INT` must still
-    stop `socklife serve &`)."""
+    SIGINT and SIGTERM both end a command as Ctrl-C does (an Interrupted raised where it
+    was, so its files are completed on the way out), even when SIGINT came in ignored (a
+    background job of a shell script starts so, and `kill -INT` must still stop
+    `socklife serve &`). The exit status is 130 after SIGINT, 143 after SIGTERM, also
+    for commands that catch the interruption to finish their output."""
     previous = {sig: signal.signal(sig, _raise_interrupt)
                 for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -115,8 +119,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except click.exceptions.Exit as exc:
         return exc.exit_code
-    except (click.Abort, KeyboardInterrupt):
-        return 130
+    except click.Abort as exc:  # click wraps a KeyboardInterrupt
+        return exit_status(signal_of(exc.__cause__))
+    except KeyboardInterrupt as exc:
+        return exit_status(signal_of(exc))
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -39,3 +39,16 @@ def leaf_commands():
 def options_of(cmd: click.Command):
     """The command's options (not arguments, not --help)."""
     return [p for p in cmd.params if isinstance(p, click.Option) and p.name != "help"]
+
+
+def interrupt(proc, sig: int, timeout: float = 30) -> tuple[int, str, str]:
+    """Send ``sig`` to a running ``socklife`` (Popen with pipes), wait for it to end
+    (killed if it does not), and give (exit status, stdout, stderr)."""
+    try:
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return proc.returncode, out, err

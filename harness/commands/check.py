@@ -12,6 +12,7 @@ from harness.observe import baseline as baselines
 from harness.observe.runfile import RunFileError, load_run
 from harness.observe.thresholds import NAMES, evaluate, parse_rule
 from harness.schema.version import SCHEMA
+from harness.sinks.outputs import check_outputs, write_text
 
 EPILOG = """\b
 Examples:
@@ -96,10 +97,14 @@ def command(run_file, maxes, mins, baseline, tolerance, save_baseline, junit, as
     if not rules and not baseline and not save_baseline:
         raise UsageProblem(f"nothing to check: give --max/--min NAME=N ({', '.join(NAMES[:3])}"
                            ", ...), --baseline or --save-baseline")
+    check_outputs({"--save-baseline": save_baseline, "--junit": junit},
+                  inputs={"the input": run_file, "--baseline": baseline})
     try:
         run = load_run(run_file)
     except RunFileError as exc:
         raise UsageProblem(str(exc)) from None
+    for note in run.notes:
+        click.echo(f"note: {note}", err=True)
     if run.computed and not as_json:
         click.echo(f"note: {run_file} has no summary line (killed run?): "
                    f"summarised from its {run.samples} samples", err=True)
@@ -112,10 +117,7 @@ def command(run_file, maxes, mins, baseline, tolerance, save_baseline, junit, as
         more, more_s = _judge(baselines.rules_from(metrics, tol), run.summary, "baseline ")
         verdicts, judged_s = verdicts + more, judged_s + more_s
     if save_baseline:
-        try:
-            baselines.save(save_baseline, run.summary, run_file)
-        except OSError as exc:
-            raise UsageProblem(f"cannot write {save_baseline}: {exc.strerror}") from None
+        write_text(save_baseline, baselines.baseline_text(run.summary, run_file))
         click.echo(f"baseline saved: {save_baseline}", err=as_json)
     failed = [v for v in verdicts if not v.passed]
     if as_json:
@@ -128,11 +130,8 @@ def command(run_file, maxes, mins, baseline, tolerance, save_baseline, junit, as
     if junit:
         from harness.sinks.junit import write_junit  # xml.etree: only when asked
 
-        try:
-            write_junit(junit, verdicts, run.summary, run_file=run_file, started=began,
-                        elapsed_s=time.perf_counter() - t0, times_s=judged_s)
-        except OSError as exc:
-            raise UsageProblem(f"cannot write {junit}: {exc.strerror}") from None
+        write_junit(junit, verdicts, run.summary, run_file=run_file, started=began,
+                    elapsed_s=time.perf_counter() - t0, times_s=judged_s)
     if verdicts and not as_json:
         click.echo(f"{len(verdicts) - len(failed)}/{len(verdicts)} rules hold"
                    + (f", {len(failed)} failed" if failed else ""))

@@ -3,9 +3,12 @@ budget, leak threshold, HOST:PORT)."""
 
 from __future__ import annotations
 
+import ipaddress
+
 import click
 
 from harness.errors import UsageProblem
+from harness.kernel.inet_diag import MAX_FILTER_PORTS
 from harness.kernel.netns import check_can_enter
 from harness.observe.leaks import DEFAULT_THRESHOLD_S
 from harness.observe.loop import MAX_INTERVAL_S, MIN_INTERVAL_S
@@ -15,8 +18,16 @@ netns_option = click.option(
     "--netns", "netns", metavar="NS", default=None,
     help="Network namespace under /run/netns (as `ip netns` makes them); needs root.",
 )
+def _few_enough(_ctx, param, ports):
+    if len(set(ports)) > MAX_FILTER_PORTS:
+        raise click.BadParameter(f"at most {MAX_FILTER_PORTS} different ports (the kernel "
+                                 f"filter's limit), got {len(set(ports))}", param=param)
+    return ports
+
+
 port_option = click.option(
     "--port", "ports", metavar="P", multiple=True, type=click.IntRange(1, 65535),
+    callback=_few_enough,
     help="Only sockets whose local or remote port is P (repeatable; filtered in the kernel).",
 )
 
@@ -41,14 +52,45 @@ def check_netns(netns: str | None) -> None:
 
 
 def parse_hostport(text: str) -> tuple[str, int]:
-    """``127.0.0.1:80`` / ``[::1]:80`` / ``localhost:80`` -> (host, port)."""
-    host, sep, port = text.rpartition(":")
-    if not sep or not host:
-        raise UsageProblem(f"expected HOST:PORT, got {text!r}")
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    elif ":" in host:
-        raise UsageProblem(f"IPv6 addresses need brackets: [{host}]:{port}")
-    if not port.isdigit() or not 0 < int(port) < 65536:
+    """``127.0.0.1:80`` / ``[::1]:80`` / ``localhost:80`` -> (host, port); a one-line
+    UsageProblem that says what is wrong otherwise::
+
+        >>> parse_hostport("[::1]:80")
+        ('::1', 80)
+        >>> parse_hostport("::1:80")
+        Traceback (most recent call last):
+        ...
+        harness.errors.UsageProblem: IPv6 addresses need brackets: [::1]:80
+        >>> parse_hostport("192.0.2.1:80:90")
+        Traceback (most recent call last):
+        ...
+        harness.errors.UsageProblem: expected HOST:PORT, got '192.0.2.1:80:90' (one port)
+    """
+    if text.startswith("["):
+        host, sep, port = text[1:].partition("]")
+        if not sep:
+            raise UsageProblem(f"no closing ']' in {text!r} (an IPv6 address: [::1]:80)")
+        if not port.startswith(":"):
+            raise UsageProblem(f"expected [ADDRESS]:PORT, got {text!r}")
+        port = port[1:]
+        if not _is_ipv6(host):
+            raise UsageProblem(f"not an IPv6 address in brackets: {text!r}")
+    else:
+        host, sep, port = text.rpartition(":")
+        if not sep or not host:
+            raise UsageProblem(f"expected HOST:PORT, got {text!r}")
+        if ":" in host:
+            if _is_ipv6(host):
+                raise UsageProblem(f"IPv6 addresses need brackets: [{host}]:{port}")
+            raise UsageProblem(f"expected HOST:PORT, got {text!r} (one port)")
+    if not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
         raise UsageProblem(f"bad port in {text!r} (1-65535)")
     return host, int(port)
+
+
+def _is_ipv6(text: str) -> bool:
+    try:
+        ipaddress.IPv6Address(text)
+    except ValueError:
+        return False
+    return True

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import socket
 
 import click
 
 from harness.commands.common import check_netns, netns_option, parse_hostport
-from harness.errors import UsageProblem
-from harness.sockets import CLOSERS, run_connect
+from harness.errors import UsageProblem, exit_status, signal_of
+from harness.sockets import CLOSERS, ConnectResult, run_connect
 from harness.values import FiniteFloat
 
 EPILOG = """\b
@@ -18,6 +19,11 @@ Closers:
   server   wait for the server's FIN, then close (use a close-first server):
            TIME_WAIT on the server
   rst      close with SO_LINGER {1, 0}: RST, no TIME_WAIT
+
+\b
+Exit status: 0 when a connection succeeded, 1 when every attempt failed,
+2 on bad input, 130 / 143 after Ctrl-C / SIGTERM (what was counted is
+printed first).
 
 \b
 Examples:
@@ -36,9 +42,10 @@ def _ms(p: dict) -> str:
 
 def render_text(d: dict) -> str:
     errors = "  ".join(f"{k} {v}" for k, v in d["errors"].items()) or "none"
+    stopped = f", stopped: {d['stopped']}" if d.get("stopped") else ""
     return "\n".join([
         f"{d['target']}: {d['attempted']} attempted, {d['ok']} ok in {d['elapsed_s']:.3f} s "
-        f"({d['rate']:.0f} conns/s)",
+        f"({d['rate']:.0f} conns/s){stopped}",
         f"  errors:        {errors}",
         f"  connect ms:    {_ms(d['connect_ms'])}",
         f"  first byte ms: {_ms(d['first_byte_ms'])}",
@@ -67,22 +74,37 @@ def render_text(d: dict) -> str:
 @click.option("--timeout", type=FiniteFloat(0, min_open=True), default=5.0,
               show_default=True, metavar="S",
               help="Seconds to connect, and then to finish the exchange (ETIMEDOUT).")
+@click.option("--deadline", type=FiniteFloat(0, min_open=True), default=None, metavar="S",
+              help="Stop after S seconds in all: connections in flight count as DEADLINE.")
 @netns_option
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 def command(target, count, rate, concurrency, closer, size, bind_address, bind_port, reuseaddr,
-            bind_address_no_port, timeout, netns, as_json):
+            bind_address_no_port, timeout, deadline, netns, as_json):
     """Make COUNT short connections to HOST:PORT (connect, send, read the answer, close)
     and count the outcomes by errno name, with connect and first-byte latency."""
     host, port = parse_hostport(target)
+    if bind_address is not None:
+        try:
+            ipaddress.ip_address(bind_address)
+        except ValueError:
+            raise UsageProblem(f"--bind-address needs an IP address, got {bind_address!r}"
+                               ) from None
     check_netns(netns)
+    result = ConnectResult(target=target)
+    stopped_by = None
     try:
-        result = run_connect(host, port, count=count, rate=rate, concurrency=concurrency,
-                             closer=closer, size=size, bind_address=bind_address,
-                             bind_port=bind_port, reuseaddr=reuseaddr,
-                             bind_address_no_port=bind_address_no_port, timeout=timeout,
-                             netns=netns)
+        run_connect(host, port, count=count, rate=rate, concurrency=concurrency,
+                    closer=closer, size=size, bind_address=bind_address,
+                    bind_port=bind_port, reuseaddr=reuseaddr,
+                    bind_address_no_port=bind_address_no_port, timeout=timeout,
+                    netns=netns, deadline=deadline, result=result)
     except socket.gaierror as exc:
         raise UsageProblem(f"cannot resolve {host!r}: {exc.strerror}") from None
+    except KeyboardInterrupt as exc:
+        stopped_by = signal_of(exc)
+        result.stopped = "interrupted"
     d = result.to_dict()
     click.echo(json.dumps(d) if as_json else render_text(d))
-    return 0
+    if stopped_by is not None:
+        return exit_status(stopped_by)
+    return 0 if d["ok"] else 1

@@ -8,7 +8,8 @@ import tempfile
 
 import click
 
-from harness.errors import UsageProblem
+from harness.errors import UsageProblem, exit_status
+from harness.sinks.outputs import check_outputs
 from harness.values import FiniteFloat
 
 EPILOG = """\b
@@ -29,7 +30,7 @@ def summary_lines(result) -> list[str]:
     return [
         f"{result.connections} short connections in {result.seconds:.1f} s "
         f"({rate:.0f}/s), {result.failures} failures"
-        + (" (interrupted)" if result.interrupted else ""),
+        + (" (interrupted)" if result.signal else ""),
         f"{s['samples']} samples; peaks: {peaks or 'none'}",
         f"TIME_WAIT peak {s['time_wait_peak']}: each connection holds its client port "
         f"for 60 s after the client closes first",
@@ -47,13 +48,14 @@ def summary_lines(result) -> list[str]:
               metavar="N", help="Locust Users, each making short connections back to back.")
 @click.option("--rate", type=FiniteFloat(1, 100000), default=500, show_default=True,
               metavar="R", help="Short connections per second, all Users together.")
-@click.option("--report", type=click.Path(dir_okay=False, writable=True), default=None,
-              metavar="FILE.html", help="Write an HTML report of the run.")
-@click.option("--record", type=click.Path(dir_okay=False, writable=True), default=None,
-              metavar="FILE.jsonl", help="Write every sample as JSONL.")
+@click.option("--report", default=None, metavar="FILE.html",
+              help="Write an HTML report of the run.")
+@click.option("--record", default=None, metavar="FILE.jsonl",
+              help="Write every sample as JSONL.")
 def command(duration, users, rate, report, record):
     """Start a server, run short TCP connections against it through Locust (in this
     process), watch TIME_WAIT and the ports fill live, then print a summary."""
+    check_outputs({"--record": record, "--report": report})
     from rich.console import Console
 
     from harness.load.demo_run import run_demo  # imports Locust: gevent patches here
@@ -70,17 +72,19 @@ def command(duration, users, rate, report, record):
         console.print()
         for line in summary_lines(result):
             console.print(line)
+        if result.write_error:
+            raise UsageProblem(result.write_error)
         if report:
             from harness.observe.runfile import RunFileError
             from harness.report.run_report import write_report
 
             try:
                 write_report(jsonl, report)
-            except (RunFileError, OSError) as exc:
+            except RunFileError as exc:
                 raise UsageProblem(f"could not write the report {report}: {exc}") from None
             click.echo(f"report: {report}", err=True)
     finally:
         if scratch:
             with contextlib.suppress(OSError):
                 os.unlink(scratch)
-    return 130 if result.interrupted else 0
+    return exit_status(result.signal)

@@ -24,11 +24,28 @@ Examples:
 """
 
 NAME = re.compile(r"^[a-z][a-z0-9]{0,11}$")
+NAME_RULE = "a letter, then up to 11 letters or digits; not t<digits> (the tests' labs)"
+SYSCTL_KEY = re.compile(r"^net(\.[A-Za-z0-9_-]+)+$")
+SYSCTL_VALUE = re.compile(r"^[^\s]+([ \t][^\s]+)*$")  # words, e.g. "1024 65535"
 
 
-def _need_root() -> None:
+def _need_root(what: str) -> None:
     if os.geteuid() != 0:
-        raise UsageProblem("needs root to build lab hosts (network namespaces)")
+        raise UsageProblem(f"needs root to {what} (network namespaces)")
+
+
+def parse_sysctls(items) -> dict[str, str]:
+    """``net.KEY=VALUE`` options -> {key: value}; a one-line UsageProblem for a key that
+    is not a net.* name or a value that is empty or spans lines."""
+    values = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not SYSCTL_KEY.match(key):
+            raise UsageProblem(f"bad --sysctl {item!r}: expected net.KEY=VALUE")
+        if not SYSCTL_VALUE.match(value):
+            raise UsageProblem(f"bad --sysctl {item!r}: the value is empty or not one line")
+        values[key] = value
+    return values
 
 
 @click.group("lab", epilog=EPILOG)
@@ -40,23 +57,17 @@ def command():
 
 
 @command.command("up", epilog=EPILOG)
-@click.option("--name", default="lab", show_default=True, help="Lab name (a-z, 0-9).")
+@click.option("--name", default="lab", show_default=True, help=f"Lab name: {NAME_RULE}.")
 @click.option("--sysctl", "sysctls", multiple=True, metavar="KEY=VALUE",
               help="A net.* sysctl for both hosts, e.g. net.ipv4.tcp_tw_reuse=0.")
 def up(name, sysctls):
     """Make a client and a server host."""
-    _need_root()
+    values = parse_sysctls(sysctls)
     if not NAME.match(name) or owner_pid(f"sl-{name}-cli") is not None:
-        raise UsageProblem(f"bad lab name {name!r}: a letter, then up to 11 letters or digits"
-                           " (not t<digits>)")
+        raise UsageProblem(f"bad lab name {name!r}: {NAME_RULE}")
+    _need_root("build lab hosts")
     if os.path.exists(os.path.join(MARKERS, name)):
         raise UsageProblem(f"lab {name!r} exists (socklife lab down --name {name})")
-    values = {}
-    for item in sysctls:
-        key, sep, value = item.partition("=")
-        if not sep or not key.startswith("net."):
-            raise UsageProblem(f"bad --sysctl {item!r}: expected net.KEY=VALUE")
-        values[key] = value
     lab = Lab(name=name, sysctls={"client": values, "server": values})
     marker = os.path.join(MARKERS, name)
     os.makedirs(MARKERS, exist_ok=True)
@@ -89,9 +100,9 @@ def up(name, sysctls):
 @click.option("--all", "all_", is_flag=True, help="Every lab made by `lab up`, and stale ones.")
 def down(name, all_):
     """Remove a lab made by `lab up` (and stale labs of killed runs)."""
-    _need_root()
     if bool(name) == all_:
         raise UsageProblem("give --name NAME or --all")
+    _need_root("remove lab hosts")
     names = list_labs()
     targets = [name] if name else [n for n in names if _persistent(n)]
     if name and name not in names and not _persistent(name):

@@ -14,9 +14,11 @@ from harness.commands.common import (
     netns_option,
     port_option,
 )
+from harness.errors import exit_status
 from harness.observe.loop import Schedule, samples, stop_on_signals
 from harness.observe.sampler import Sampler
 from harness.sinks.jsonl import JsonlWriter
+from harness.sinks.outputs import check_outputs
 from harness.values import FiniteFloat
 
 EPILOG = """\b
@@ -26,13 +28,14 @@ Examples:
   socklife record -o lab.jsonl --netns lab --leak-threshold 10     (root)
 Each line is one sample (snapshot JSON plus rates, leaks, forecasts);
 the last line is {"summary": {...}}. Ctrl-C or SIGTERM ends the run
-after the current sample.
+after the current sample (exit 130 / 143). A full disk keeps the
+complete samples, says how many, and exits 2.
 """
 
 
 @click.command("record", epilog=EPILOG)
 @click.option("-o", "--output", "output", required=True, metavar="FILE",
-              help="JSON Lines file to write (replaced).")
+              help="JSON Lines file to write (overwritten; a FIFO or device is written to).")
 @netns_option
 @port_option
 @interval_option
@@ -41,11 +44,13 @@ after the current sample.
 @leak_option
 @cpu_budget_option
 def command(output, netns, ports, interval, duration, leak_threshold, cpu_budget):
-    """Record samples of the TCP sockets to a JSON Lines file, flushed per line."""
+    """Record samples of the TCP sockets to a JSON Lines file, each line written whole."""
+    check_outputs({"-o": output})
     check_netns(netns)
     progress = sys.stderr.isatty()
-    with JsonlWriter(output) as out, Sampler(netns, ports, interval, leak_threshold,
-                                             cpu_budget=cpu_budget / 100) as sampler:
+    # the sampler first: a kernel that refuses leaves an existing file as it was
+    with Sampler(netns, ports, interval, leak_threshold,
+                 cpu_budget=cpu_budget / 100) as sampler, JsonlWriter(output) as out:
         def on_sample(s):
             out.write(s)
             if progress:
@@ -56,12 +61,13 @@ def command(output, netns, ports, interval, duration, leak_threshold, cpu_budget
                     f"{s['leaks']['count']}   ")
                 sys.stderr.flush()
 
-        with Schedule(interval, duration) as schedule, stop_on_signals(schedule):
+        with Schedule(interval, duration) as schedule, stop_on_signals(schedule) as got:
             try:
                 for sample in samples(sampler, schedule):
                     on_sample(sample)
             finally:
-                out.close(sampler.summary())
-    if progress:
-        sys.stderr.write("\n")
+                if progress:
+                    sys.stderr.write("\n")
+                out.close(sampler.summary())  # not after a failed write: LineWriteError
     click.echo(f"wrote {out.lines} lines to {output}", err=True)
+    return exit_status(got[0] if got else None)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
-
 import click
 
 from harness.errors import UsageProblem
 from harness.observe.runfile import RunFileError
+from harness.sinks.outputs import check_outputs
 
 EPILOG = """\b
 Examples:
@@ -23,13 +22,13 @@ Examples:
 def command(run_file, output):
     """Plot a recorded run over time (states, TIME_WAIT and its forecast, queues, ports,
     counter rates, Locust requests) into one HTML file that opens with no network."""
-    folder = os.path.dirname(os.path.abspath(output))
-    if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
-        raise UsageProblem(f"cannot write {output}")
+    check_outputs({"-o": output}, inputs={"the input": run_file})
     from harness.report.run_report import write_report
 
     try:
-        write_report(run_file, output)
+        notes = write_report(run_file, output)
     except RunFileError as exc:
         raise UsageProblem(str(exc)) from None
+    for note in notes:
+        click.echo(f"note: {note}", err=True)
     click.echo(f"report: {output}", err=True)

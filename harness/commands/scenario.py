@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
+import shutil
 import sys
 import time
 
 import click
 
-from harness.errors import UsageProblem
+from harness.errors import UsageProblem, exit_status, signal_of
 from harness.kernel import tracefs
 from harness.scenarios.base import Outcome
 from harness.scenarios.registry import all_scenarios, by_name
+from harness.sinks.outputs import check_outputs
 
 EPILOG = """\b
 Examples:
@@ -101,7 +104,7 @@ def summary(outcomes: list[Outcome], controls: bool, interrupted: bool) -> str:
 @click.option("--control", "--controls", "controls", is_flag=True,
               help="Also run each scenario's negative control; it must fail.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document at the end.")
-@click.option("--report", "report", type=click.Path(dir_okay=False), default=None,
+@click.option("--report", "report", default=None, metavar="FILE.html",
               help="Write a self-contained HTML report with sequence diagrams.")
 def run_cmd(names, run_all, controls, as_json, report):
     """Run scenarios by name or number (see `socklife scenario list`)."""
@@ -115,12 +118,15 @@ def run_cmd(names, run_all, controls, as_json, report):
     need_root = [s.name for s in chosen if s.needs_root]
     if need_root and os.geteuid() != 0:
         raise UsageProblem(f"needs root (lab namespaces, tracefs): {', '.join(need_root)}")
-    if report:
-        _check_writable(report)
+    check_outputs({"--report": report})
+    need_nft = [s.name for s in chosen if _drops_segments(s)]
+    if need_nft and shutil.which("nft") is None:
+        raise UsageProblem(f"needs nftables: apt-get install nftables "
+                           f"(to drop segments in {', '.join(need_nft)})")
     if need_root:
         tracefs.cleanup_stale()
     outcomes: list[Outcome] = []
-    interrupted = False
+    interrupted = None  # the signal that stopped the run
     started = time.monotonic()
     try:
         for i, s in enumerate(chosen, 1):
@@ -131,31 +137,32 @@ def run_cmd(names, run_all, controls, as_json, report):
                 s.add_control(o)
             if not as_json:
                 click.echo(render_outcome(o))
-    except KeyboardInterrupt:
-        interrupted = True
+    except KeyboardInterrupt as exc:
+        interrupted = signal_of(exc)
         click.echo(f"socklife: interrupted during {s.name}: writing the {len(outcomes)} "
                    "finished", err=True)
     ok = all(o.ok for o in outcomes) and not interrupted
     if as_json:
         click.echo(json.dumps({"scenarios": [o.to_json() for o in outcomes],
-                               "interrupted": interrupted, "controls": controls,
+                               "interrupted": interrupted is not None, "controls": controls,
                                "planned": [s.name for s in chosen],
                                "duration_s": round(time.monotonic() - started, 1)}))
     else:
-        click.echo("\n" + summary(outcomes, controls, interrupted))
+        click.echo("\n" + summary(outcomes, controls, interrupted is not None))
     if report:
         from harness.report.scenario_report import write_report
 
-        write_report(outcomes, report, interrupted=interrupted,
+        write_report(outcomes, report, interrupted=interrupted is not None,
                      planned=[s.name for s in chosen])
         click.echo(f"report: {report}", err=True)
     sys.stdout.flush()
-    if interrupted:
-        return 130
+    if interrupted is not None:
+        return exit_status(interrupted)
     return 0 if ok else 1
 
 
-def _check_writable(path: str) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
-        raise UsageProblem(f"cannot write report {path!r}")
+def _drops_segments(scenario) -> bool:
+    """Whether the scenario adds nftables rules (a lab host's ``.nft``): read from its
+    module, so a scenario cannot forget to say so."""
+    module = sys.modules[type(scenario).__module__]
+    return ".nft." in inspect.getsource(module)

@@ -8,7 +8,7 @@ import socket
 import click
 
 from harness.commands.common import check_netns, netns_option
-from harness.errors import UsageProblem
+from harness.errors import UsageProblem, exit_status, signal_of
 from harness.sockets import BEHAVIORS, Server
 from harness.sockets.behaviors import describe
 from harness.sockets.server import Keepalive
@@ -25,6 +25,11 @@ Examples:
   socklife serve --port 7000 --reuseport 4 --ipv6   four listeners on [::1]:7000
   socklife serve --port 7000 --netns lab            inside /run/netns/lab (root)
 """
+
+
+# include/net/tcp.h: what setsockopt accepts (more is EINVAL, at the first connection)
+MAX_TCP_KEEPIDLE = MAX_TCP_KEEPINTVL = 32767
+MAX_TCP_KEEPCNT = 127
 
 
 def _bind_problem(exc: OSError, where: str) -> UsageProblem:
@@ -49,17 +54,17 @@ def _bind_problem(exc: OSError, where: str) -> UsageProblem:
 @click.option("--reuseport", type=click.IntRange(1, 64), default=1, show_default=True,
               metavar="N", help="N listeners on one port with SO_REUSEPORT (N > 1).")
 @click.option("--ipv6", is_flag=True, help="Listen on IPv6 (default host ::1).")
-@click.option("--accept-interval-ms", type=click.IntRange(1), default=100, show_default=True,
-              metavar="MS",
+@click.option("--accept-interval-ms", type=click.IntRange(1, 3_600_000), default=100,
+              show_default=True, metavar="MS",
               help="slow-accept: accept one connection this often.")
-@click.option("--keepalive-idle", type=click.IntRange(1), metavar="S", default=5,
-              show_default=True,
+@click.option("--keepalive-idle", type=click.IntRange(1, MAX_TCP_KEEPIDLE), metavar="S",
+              default=5, show_default=True,
               help="keepalive: TCP_KEEPIDLE, seconds before the first probe.")
-@click.option("--keepalive-intvl", type=click.IntRange(1), metavar="S", default=2,
-              show_default=True,
+@click.option("--keepalive-intvl", type=click.IntRange(1, MAX_TCP_KEEPINTVL), metavar="S",
+              default=2, show_default=True,
               help="keepalive: TCP_KEEPINTVL, seconds between probes.")
-@click.option("--keepalive-cnt", type=click.IntRange(1), metavar="N", default=3,
-              show_default=True,
+@click.option("--keepalive-cnt", type=click.IntRange(1, MAX_TCP_KEEPCNT), metavar="N",
+              default=3, show_default=True,
               help="keepalive: TCP_KEEPCNT, unanswered probes before the reset.")
 @netns_option
 def command(port, host, behavior, backlog, reuseaddr, reuseport, ipv6, accept_interval_ms,
@@ -85,15 +90,16 @@ def command(port, host, behavior, backlog, reuseaddr, reuseport, ipv6, accept_in
     listeners = f", {reuseport} SO_REUSEPORT listeners" if reuseport > 1 else ""
     click.echo(f"socklife serve: {behavior} listening on {server.address}{where} "
                f"(backlog {backlog}{listeners}); Ctrl-C to stop")
+    stopped_by = None
     try:
         while not server.wait(0.5):
             pass
-    except KeyboardInterrupt:
-        pass
+    except KeyboardInterrupt as exc:
+        stopped_by = signal_of(exc)
     finally:
         server.stop()
     click.echo(f"socklife serve: stopped: {server.accepted} accepted, {server.closed} closed",
                err=True)
     if server.error is not None:
         raise UsageProblem(f"server loop failed: {server.error!r}")
-    return 0
+    return exit_status(stopped_by)

@@ -16,7 +16,7 @@ import time
 import click
 
 from harness.commands.common import check_netns, netns_option, port_option
-from harness.errors import UsageProblem
+from harness.errors import UsageProblem, exit_status, signal_of
 from harness.kernel import tracefs
 from harness.kernel.tracefs import Tracer
 from harness.observe.lifecycle import Lifecycles
@@ -134,8 +134,9 @@ def command(netns, ports, duration, as_json):
         out.flush()
 
     deadline = None if duration is None else t0 + duration
+    stopped_by = None
     with tracer:
-        with contextlib.suppress(KeyboardInterrupt):
+        try:
             if not as_json:
                 out.write(HEADER + "\n")
                 out.flush()
@@ -143,9 +144,11 @@ def command(netns, ports, duration, as_json):
                 left = 0.1 if deadline is None else max(0.0, min(0.1, deadline - time.monotonic()))
                 time.sleep(left)
                 emit()
+        except KeyboardInterrupt as exc:
+            stopped_by = signal_of(exc)
         with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C while draining
             emit()
         lost = tracer.lost
     why = " (the kernel buffer overran)" if lost else ""
     click.echo(f"socklife: {count[0]} transitions, {lost} events lost{why}", err=True)
-    return 0
+    return exit_status(stopped_by)

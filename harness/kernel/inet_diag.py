@@ -101,6 +101,12 @@ def states_mask(states) -> int:
     return mask
 
 
+# The program travels in one netlink attribute whose nla_len is a u16 and holds its own
+# 4-byte header; each port costs two 12-byte tests (S_EQ, D_EQ: op, port op, JMP), so
+# the longest program, 24 bytes a port, fits (0xFFFF - 4) // 24 = 2730 ports.
+MAX_FILTER_PORTS = (0xFFFF - NLATTR.size) // 24
+
+
 def compile_ports(ports, negate: bool = False) -> bytes:
     """INET_DIAG_REQ_BYTECODE for "local port == P or remote port == P" over ``ports``
     (``negate``: neither port is any of them).
@@ -120,7 +126,11 @@ def compile_ports(ports, negate: bool = False) -> bytes:
     '0b080c0000005000010414000c080c000000500001040800'
     """
     tests = []
-    for port in dict.fromkeys(ports):
+    unique = dict.fromkeys(ports)
+    if len(unique) > MAX_FILTER_PORTS:
+        raise ValueError(f"at most {MAX_FILTER_PORTS} ports in a kernel filter, "
+                         f"got {len(unique)}")
+    for port in unique:
         if not 0 < port < 65536:
             raise ValueError(f"port {port} out of range 1-65535")
         tests += [(BC_S_EQ, port), (BC_D_EQ, port)]

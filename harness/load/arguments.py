@@ -36,7 +36,8 @@ def _port(text: str) -> int:
 def add_arguments(parser) -> None:
     """Add the plugin's arguments to Locust's parser."""
     parser.add_argument("--socklife-interval", type=for_argparse(INTERVAL), default=1.0,
-                        metavar="S", help="socklife: seconds between samples of the kernel's TCP sockets.")
+                        metavar="S",
+                        help="socklife: seconds between samples of the kernel's TCP sockets.")
     parser.add_argument("--socklife-netns", default=None, metavar="NS",
                         help="socklife: sample this namespace under /run/netns "
                              "(default: the process's own).")

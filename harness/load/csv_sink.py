@@ -1,4 +1,4 @@
-"""``<csv-prefix>_tcp.csv``: one row per sample, written whole and flushed.
+"""``<csv-prefix>_tcp.csv``: one row per sample, each written whole.
 
 Columns: time (Unix seconds), time_iso (the same time in ISO 8601, UTC, to the
 millisecond, for spreadsheets and people), host, the eleven TCP states, listeners, the
@@ -24,6 +24,7 @@ from harness.observe.figures import (
     listener_fill,
     soonest_exhaustion,
 )
+from harness.sinks.outputs import LineFile
 
 COLUMNS = (
     "time", "time_iso", "host", *STATES, "listeners", "accept_queue", "backlog",
@@ -60,18 +61,22 @@ def row_of(label: str, sample: dict) -> list:
 
 
 class TcpCsv:
-    """Append rows to ``path``; each row goes out in one write, then flush."""
+    """Append rows to ``path``; each row is written whole or not at all (LineFile)."""
 
     def __init__(self, path: str):
         self.path = path
-        self._file = open(path, "w", newline="", encoding="utf-8")  # noqa: SIM115
-        self._write_line(COLUMNS)
+        self._file = LineFile(path, "rows")
+        self._write_line(COLUMNS, count=False)
 
-    def _write_line(self, values) -> None:
+    def _write_line(self, values, count: bool = True) -> None:
         buf = io.StringIO()
         csv.writer(buf).writerow(values)
-        self._file.write(buf.getvalue())
-        self._file.flush()
+        self._file.write(buf.getvalue(), count)
+
+    @property
+    def failed(self):
+        """The LineWriteError that ended the file, or None."""
+        return self._file.failed
 
     def add(self, label: str, sample: dict) -> None:
         self._write_line(row_of(label, sample))

@@ -4,8 +4,9 @@
 it with a LocalRunner (gevent; importing this module imports Locust, which
 monkey-patches the standard library), samples the kernel once a second through the
 plugin (``LoadWatch``), shows a live table and returns the run's figures. Ctrl-C or
-SIGTERM (as KeyboardInterrupt) ends it early; the files are completed and the server and
-Users stopped either way.
+SIGTERM ends it early (``DemoResult.signal`` says which), and so does a --record file
+that cannot be written; the files are completed and the server and Users stopped either
+way.
 """
 
 from __future__ import annotations
@@ -41,8 +42,9 @@ class DemoResult:
     connections: int
     failures: int
     seconds: float
-    interrupted: bool
+    signal: int | None  # the SIGINT or SIGTERM that ended the run early
     checks: list[str]
+    write_error: str | None  # the --record file could not be written (a full disk)
 
 
 def view(watch: LoadWatch, runner, started: float, duration: float, series: StateSeries,
@@ -69,19 +71,28 @@ def run_demo(duration: float, users: int, rate: float, record: str | None,
     env = Environment(user_classes=[DemoUser], host=f"tcp://127.0.0.1:{server.port}",
                       events=events)
     runner = env.create_local_runner()
-    watch = LoadWatch(env, Settings(interval=1.0, ports=(server.port,), record=record))
+    watch = LoadWatch(env, Settings(interval=1.0, ports=(server.port,), record=record),
+                      say_write_errors=False)  # the demo stops and says it once
     watch.attach()
     started = time.monotonic()
     # Ctrl-C and SIGTERM end the wait below; a Python handler raising inside gevent's
     # hub would not reach this greenlet cleanly
     stop = gevent.event.Event()
-    handlers = [gevent.signal_handler(sig, stop.set) for sig in (signal.SIGINT, signal.SIGTERM)]
+    got: list[int] = []
+
+    def on_signal(sig):
+        got.append(sig)
+        stop.set()
+
+    handlers = [gevent.signal_handler(sig, on_signal, sig)
+                for sig in (signal.SIGINT, signal.SIGTERM)]
     series = StateSeries()
     try:
         runner.start(users, spawn_rate=users)
         with Live(view(watch, runner, started, duration, series, console), console=console,
                   auto_refresh=False, transient=False) as live:
-            while not stop.is_set() and time.monotonic() - started < duration:
+            while (not stop.is_set() and not watch.write_error
+                   and time.monotonic() - started < duration):
                 stop.wait(1.0)
                 live.update(view(watch, runner, started, duration, series, console), refresh=True)
     finally:
@@ -94,5 +105,5 @@ def run_demo(duration: float, users: int, rate: float, record: str | None,
     return DemoResult(summary=watch.collector.summary(),
                       connections=runner.stats.get("connect", "TCP").num_requests,
                       failures=runner.stats.total.num_failures,
-                      seconds=time.monotonic() - started, interrupted=stop.is_set(),
-                      checks=checks)
+                      seconds=time.monotonic() - started, signal=got[0] if got else None,
+                      checks=checks, write_error=watch.write_error)

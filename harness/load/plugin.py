@@ -20,7 +20,9 @@ import gevent
 from locust import events
 from locust.runners import WORKER_REPORT_INTERVAL, MasterRunner, WorkerRunner
 
+from harness.errors import UsageProblem
 from harness.kernel.errors import KernelError
+from harness.kernel.inet_diag import MAX_FILTER_PORTS
 from harness.kernel.netns import check_can_enter
 from harness.load.arguments import Settings, add_arguments, port_of_host
 from harness.load.collector import Collector
@@ -28,6 +30,7 @@ from harness.load.csv_sink import TcpCsv
 from harness.load.hostkey import HostLock, host_label
 from harness.load.source import SampleProcess
 from harness.sinks.jsonl import JsonlWriter
+from harness.sinks.outputs import LineWriteError, check_outputs
 
 MESSAGE = "socklife_sample"
 log = logging.getLogger("socklife")
@@ -67,8 +70,10 @@ class LoadRates:
 class LoadWatch:
     """The plugin's state in one Locust process (``environment.socklife``)."""
 
-    def __init__(self, environment, settings: Settings | None = None):
+    def __init__(self, environment, settings: Settings | None = None,
+                 say_write_errors: bool = True):
         self.environment = environment
+        self.say_write_errors = say_write_errors  # at once, besides at the end (Locust)
         self.fixed_settings = settings
         self.settings = settings or Settings()
         self.collector: Collector | None = None
@@ -80,6 +85,7 @@ class LoadWatch:
         self.sampler = None
         self.checked: list[str] | None = None
         self.rates: LoadRates | None = None
+        self.write_errors: list[str] = []
 
     # -- set-up ---------------------------------------------------------------------
     @property
@@ -172,10 +178,25 @@ class LoadWatch:
         sample["locust"] = self.rates.figures(self.runner, time.monotonic())
         self.collector.add(data["key"], data["label"], sample)
         self.collector.eaddrnotavail = eaddrnotavail_count(self.runner.stats)
-        if self.csv:
-            self.csv.add(data["label"], sample)
-        if self.jsonl:
-            self.jsonl.write({**sample, "host": data["label"]})
+        if self.csv and not self.csv.failed:
+            self._write(self.csv.add, data["label"], sample)
+        if self.jsonl and not self.jsonl.failed:
+            self._write(self.jsonl.write, {**sample, "host": data["label"]})
+
+    def _write(self, write, *args) -> None:
+        """A file that cannot be written (a full disk) keeps its complete lines and gets
+        no more; the load goes on, the error is said now and again at the end (exit 2)."""
+        try:
+            write(*args)
+        except LineWriteError as exc:
+            self.write_errors.append(str(exc))
+            if self.say_write_errors:
+                log.error("socklife: error: %s (the load goes on)", exc)
+
+    @property
+    def write_error(self) -> str | None:
+        """The first file write that failed ("cannot write ...; N complete ... kept")."""
+        return self.write_errors[0] if self.write_errors else None
 
     def finish(self) -> list[str]:
         """Close the files, decide the checks; the ``CHECK FAILED`` lines (once)."""
@@ -187,7 +208,10 @@ class LoadWatch:
             self.collector.eaddrnotavail = eaddrnotavail_count(self.runner.stats)
             self.checked = self.collector.failed_checks(self.settings.rules)
             if self.jsonl:
-                self.jsonl.close(self.collector.summary())
+                try:
+                    self.jsonl.close(self.collector.summary())
+                except LineWriteError as exc:
+                    self.write_errors.append(str(exc))
             if self.csv:
                 self.csv.close()
         if self.lock:
@@ -200,7 +224,11 @@ class LoadWatch:
             print(line, flush=True)
         for line in lines:
             print(line, flush=True)
-        if lines:
+        for line in self.write_errors:
+            print(f"socklife: error: {line}", file=sys.stderr, flush=True)
+        if self.write_errors:
+            environment.process_exit_code = 2  # the run's files are incomplete
+        elif lines:
             environment.process_exit_code = 3
 
 
@@ -209,14 +237,34 @@ def _add_arguments(parser, **_kw) -> None:
     add_arguments(parser)
 
 
+def _locust_files(options) -> dict[str, str | None]:
+    """Files Locust reads or writes itself: the plugin's outputs must be none of them."""
+    files: dict[str, str | None] = {}
+    for i, name in enumerate(str(getattr(options, "locustfile", "") or "").split(",")):
+        files[f"the locustfile{f' {i + 1}' if i else ''}"] = name.strip() or None
+    files["--config"] = getattr(options, "config", None)
+    files["--html"] = getattr(options, "html_file", None)
+    files["--logfile"] = getattr(options, "logfile", None)
+    json_file = getattr(options, "json_file", None)
+    files["--json-file"] = f"{json_file}.json" if json_file else None  # Locust adds .json
+    prefix = getattr(options, "csv_prefix", None)
+    for kind in ("stats", "stats_history", "failures", "exceptions"):
+        files[f"--csv ({kind})"] = f"{prefix}_{kind}.csv" if prefix else None
+    return files
+
+
 def check_options(options) -> None:
     """Bad ``--socklife-*`` values end the run at start: one line, exit code 2."""
     settings = Settings.from_options(options)
     try:
+        if len(set(settings.sample_ports)) > MAX_FILTER_PORTS:
+            raise UsageProblem(f"--socklife-port: at most {MAX_FILTER_PORTS} different ports "
+                               f"(the kernel filter's limit), got {len(set(settings.ports))}")
         check_can_enter(settings.netns)
-        if settings.record:
-            open(settings.record, "w").close()  # the file is written from test_start
-    except (KernelError, OSError) as exc:
+        csv = f"{settings.csv_prefix}_tcp.csv" if settings.csv_prefix else None
+        check_outputs({"--socklife-record": settings.record, "--csv": csv},
+                      inputs=_locust_files(options))
+    except (KernelError, UsageProblem) as exc:
         print(f"socklife: error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
 

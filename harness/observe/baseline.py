@@ -21,6 +21,7 @@ sampling noise, not a regression.
 from __future__ import annotations
 
 import json
+import math
 
 from harness.kernel.inet_diag import STATES
 from harness.observe.thresholds import NAMES, Rule, observed
@@ -39,10 +40,9 @@ def baseline_doc(summary: dict, source: str) -> dict:
             "metrics": {name: observed(name, summary) for name in NAMES}}
 
 
-def save(path: str, summary: dict, source: str) -> None:
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(baseline_doc(summary, source), f, indent=1)
-        f.write("\n")
+def baseline_text(summary: dict, source: str) -> str:
+    """The baseline file's content (written by the caller: harness.sinks.outputs)."""
+    return json.dumps(baseline_doc(summary, source), indent=1) + "\n"
 
 
 def load(path: str) -> dict[str, float]:
@@ -59,7 +59,8 @@ def load(path: str) -> dict[str, float]:
         raise ValueError(f"{path}: not a socklife baseline")
     metrics = doc.get("metrics")
     if not isinstance(metrics, dict) or not all(
-            isinstance(v, int | float) and not isinstance(v, bool) for v in metrics.values()):
+            isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+            for v in metrics.values()):
         raise ValueError(f"{path}: a socklife baseline without numeric metrics")
     return {k: float(v) for k, v in metrics.items() if k in NAMES}
 

@@ -12,13 +12,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import tempfile
 from collections import defaultdict
 from html import escape
 
 from harness.observe.figures import listener_fill
-from harness.observe.runfile import RunFileError, read_records
+from harness.observe.runfile import RunFile, RunFileError
 from harness.observe.summary import RunSummary
+from harness.sinks.outputs import write_text
 
 MAX_POINTS = 2000
 TOP = 5
@@ -42,9 +42,9 @@ class Series:
         self.summary: dict | None = None
         self.folded = RunSummary()
 
-    def add(self, s: dict) -> None:
+    def add(self, s: dict, when: dt.datetime) -> None:
         i = len(self.t)
-        self.t.append(dt.datetime.fromtimestamp(s["time"]))
+        self.t.append(when)
         for name, n in s["states"].items():
             self.states[name].append(n)
         tw = s.get("time_wait") or {}
@@ -70,14 +70,23 @@ def _thin(values: list, step: int) -> list:
     return values[::step] if step > 1 else values
 
 
-def load_series(path: str) -> Series:
+def load_series(path: str, notes: list[str] | None = None) -> Series:
+    """The run's columns (every line validated by harness.observe.runfile); what was
+    tolerated is added to ``notes``."""
     series = Series()
-    for doc in read_records(path):
-        if "summary" in doc:
+    reader = RunFile(path)
+    for number, kind, doc in reader:
+        if kind == "summary":
             series.summary = doc["summary"]
-        else:
-            series.add(doc)
-            series.folded.add(doc)
+            continue
+        try:
+            when = dt.datetime.fromtimestamp(doc["time"])
+        except (ValueError, OverflowError, OSError):  # a finite number, but no date
+            raise reader.error(number, f"time: not a date ({doc['time']!r} s)") from None
+        series.add(doc, when)
+        series.folded.add(doc)
+    if notes is not None:
+        notes.extend(reader.notes)
     if not series.t:
         raise RunFileError(f"{path}: no samples")
     return series
@@ -153,8 +162,8 @@ pre { background: #f7f7f7; padding: 8px; font-size: 12px; }
 """
 
 
-def render(path: str) -> str:
-    series = load_series(path)
+def render(path: str, notes: list[str] | None = None) -> str:
+    series = load_series(path, notes)
     fig = build_figure(series)
     summary = series.summary or series.folded.summary()
     charts = fig.to_html(include_plotlyjs=True, full_html=False, div_id="socklife-run")
@@ -169,16 +178,9 @@ def render(path: str) -> str:
     )
 
 
-def write_report(path: str, out: str) -> None:
-    """Render ``path`` into ``out`` atomically (a reader never sees half a page)."""
-    html = render(path)
-    folder = os.path.dirname(os.path.abspath(out))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".socklife-", suffix=".html")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(html)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+def write_report(path: str, out: str) -> list[str]:
+    """Render ``path`` into ``out`` (harness.sinks.outputs: a reader never sees half a
+    page, and a device or FIFO is written to, never replaced); the reader's notes."""
+    notes: list[str] = []
+    write_text(out, render(path, notes))
+    return notes

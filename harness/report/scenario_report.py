@@ -5,11 +5,10 @@ it ran, the negative control: what it changed, which checks caught it, its diagr
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from html import escape
 
 from harness.report.sequence import render_svg
+from harness.sinks.outputs import write_text
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 900px; color: #222; }
@@ -94,13 +93,6 @@ def render_html(outcomes, interrupted: bool = False, planned: list[str] | None =
 
 def write_report(outcomes, path: str, interrupted: bool = False,
                  planned: list[str] | None = None) -> None:
-    """Write atomically: a reader never sees a half-written report."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".socklife-", suffix=".html")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(render_html(outcomes, interrupted, planned))
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    """Write through harness.sinks.outputs: a reader never sees a half-written report,
+    and a device or FIFO is written to, never replaced."""
+    write_text(path, render_html(outcomes, interrupted, planned))

@@ -28,6 +28,9 @@ NAMES = {"int": "an integer", "float": "a number", "str": "a string", "bool": "t
          "record": "an object", "literal": "one of"}
 
 
+ALWAYS = {"sample": ("time", "states"), "summary": ("summary",)}  # even in partial lines
+
+
 class ContractError(ValueError):
     """A value that breaks the contract: ``where`` (a field path) and ``problem``."""
 
@@ -194,13 +197,18 @@ def check_line(doc) -> str:
     """Validate one line of a record file; "sample" or "summary".
 
     A line without ``schema`` was written before the contract was versioned: its fields
-    are checked where present. A newer schema than this socklife reads is refused.
+    are checked where present, but a sample always has its ``time`` and ``states`` (no
+    reader can place a sample without them). A newer schema than this socklife reads is
+    refused.
     """
     if not isinstance(doc, dict):
         raise ContractError("", f"expected an object, got {_got(doc)}")
     kind, record = ("summary", SummaryLine) if "summary" in doc else ("sample", Sample)
     version = doc.get("schema")
     if version is None:
+        for name in ALWAYS[kind]:
+            if name not in doc:
+                raise ContractError("", f"missing field {name!r}")
         validate(doc, record, partial=True)
         return kind
     if type(version) is not int or version < 1:

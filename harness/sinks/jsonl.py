@@ -1,39 +1,55 @@
-"""JSON Lines: one sample per line, flushed per line, a ``{"summary": ...}`` line last.
+"""JSON Lines: one sample per line, written whole, a ``{"summary": ...}`` line last.
 
-Each line is written with one ``write`` of the complete string followed by a flush, so
-a reader (or a run killed between samples) never sees a partial line.
+Each line goes out whole or not at all (harness.sinks.outputs.LineFile), so a reader,
+or a run killed between samples, never sees a partial line. When the disk fills (or
+any write fails) the file is cut back to its last complete sample and the write raises
+LineWriteError: "cannot write r.jsonl: No space left on device; 812 complete samples
+kept" (exit 2 from the CLI); nothing more is written to it, the summary neither.
 """
 
 from __future__ import annotations
 
 import json
 
-from harness.errors import UsageProblem
 from harness.schema.version import SCHEMA
+from harness.sinks.outputs import LineFile
 
 
 class JsonlWriter:
     def __init__(self, path: str):
-        try:
-            self._file = open(path, "w", encoding="utf-8")  # noqa: SIM115 (closed in close())
-        except OSError as exc:
-            raise UsageProblem(f"cannot write {path}: {exc.strerror}") from None
+        self._out = LineFile(path, "samples")
         self.path = path
-        self.lines = 0
+        self._summary = 0
+
+    @property
+    def samples(self) -> int:
+        """Sample lines written (complete ones)."""
+        return self._out.lines
+
+    @property
+    def lines(self) -> int:
+        """Every line written: the samples and the summary."""
+        return self._out.lines + self._summary
+
+    @property
+    def failed(self):
+        """The LineWriteError that ended the file, or None."""
+        return self._out.failed
 
     def write(self, obj: dict) -> None:
-        self._file.write(json.dumps(obj, separators=(",", ":")) + "\n")
-        self._file.flush()
-        self.lines += 1
+        self._out.write(json.dumps(obj, separators=(",", ":")) + "\n")
 
     def close(self, summary: dict | None = None) -> None:
-        if self._file.closed:
+        """Close; with ``summary``, write it first (unless a write failed already)."""
+        if self._out.closed:
             return
         try:
-            if summary is not None:
-                self.write({"schema": SCHEMA, "summary": summary})
+            if summary is not None and self._out.failed is None:
+                self._out.write(json.dumps({"schema": SCHEMA, "summary": summary},
+                                           separators=(",", ":")) + "\n", count=False)
+                self._summary = 1
         finally:
-            self._file.close()
+            self._out.close()
 
     def __enter__(self) -> JsonlWriter:
         return self

@@ -16,6 +16,8 @@ import time
 import xml.etree.ElementTree as ET
 from collections import Counter
 
+from harness.sinks.outputs import write_whole
+
 CLASSNAME = "socklife.check"
 SHOWN_SOCKETS = 5
 
@@ -119,4 +121,5 @@ def write_junit(path: str, verdicts, summary: dict, *, run_file: str, started: f
     ET.SubElement(root, "system-out")
     ET.SubElement(root, "system-err")
     ET.indent(root)
-    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
+    with write_whole(path, binary=True) as f:
+        ET.ElementTree(root).write(f, encoding="utf-8", xml_declaration=True)

@@ -18,7 +18,9 @@ EADDRINUSE, ETIMEDOUT, ECONNRESET, ...) and the run goes on until ``count`` conn
 were attempted. ETIMEDOUT is also what a connection gets that did not connect, or did not
 finish its exchange, within ``timeout`` seconds; "EOF" counts servers that closed before
 answering in full. ``connect_ms`` is connect() to connected; ``first_byte_ms`` is
-connect() to the first byte of the answer.
+connect() to the first byte of the answer. ``deadline`` bounds the whole run: then no
+connection is started any more, those in flight are closed and counted as "DEADLINE",
+and ``stopped`` says "deadline".
 
 Non-blocking sockets in one ``selectors`` loop, in the calling thread (inside ``netns``
 when given: every socket is made there).
@@ -71,6 +73,7 @@ class ConnectResult:
     connect_s: list[float] = field(default_factory=list)
     first_byte_s: list[float] = field(default_factory=list)
     elapsed_s: float = 0.0
+    stopped: str | None = None  # "deadline", or "interrupted" (set by the caller)
 
     @property
     def rate(self) -> float:
@@ -84,6 +87,7 @@ class ConnectResult:
             "connect_ms": percentiles_ms(self.connect_s),
             "first_byte_ms": percentiles_ms(self.first_byte_s),
             "rate": round(self.rate, 1), "elapsed_s": round(self.elapsed_s, 3),
+            "stopped": self.stopped,
         }
 
 
@@ -98,11 +102,12 @@ class _Conn:
 
 class _Run:
     def __init__(self, sockaddr, family, result: ConnectResult, *, count, rate, concurrency,
-                 closer, size, bind, reuseaddr, bind_address_no_port, timeout):
+                 closer, size, bind, reuseaddr, bind_address_no_port, timeout, deadline):
         self.sockaddr, self.family, self.r = sockaddr, family, result
         self.count, self.rate, self.concurrency = count, rate, concurrency
         self.closer, self.size, self.bind = closer, size, bind
         self.reuseaddr, self.no_port, self.timeout = reuseaddr, bind_address_no_port, timeout
+        self.deadline = deadline
         self.payload = b"x" * size
         self.sel = selectors.DefaultSelector()
         self.inflight: dict[int, _Conn] = {}
@@ -112,9 +117,15 @@ class _Run:
         r, sel = self.r, self.sel
         start = time.perf_counter()
         next_check = start + TIMEOUT_CHECK_S
+        stop_at = None if self.deadline is None else start + self.deadline
         try:
             while self.done < self.count:
                 now = time.perf_counter()
+                if stop_at is not None and now >= stop_at:
+                    for conn in list(self.inflight.values()):
+                        self._finish(conn, "DEADLINE")
+                    r.stopped = "deadline"
+                    break
                 while (r.attempted < self.count and len(self.inflight) < self.concurrency
                        and (self.rate is None or now >= start + r.attempted / self.rate)):
                     self._start()
@@ -125,6 +136,8 @@ class _Run:
                 if self.rate is not None and r.attempted < self.count \
                         and len(self.inflight) < self.concurrency:
                     wait = min(wait, max(0.0, start + r.attempted / self.rate - now))
+                if stop_at is not None:
+                    wait = min(wait, max(0.0, stop_at - now))
                 for key, _mask in sel.select(wait if self.inflight else min(wait, 0.01)):
                     self._step(key.data)
                 now = time.perf_counter()
@@ -238,19 +251,25 @@ def run_connect(host: str, port: int, *, count: int = 1, rate: float | None = No
                 concurrency: int = 1, closer: str = "client", size: int = 64,
                 bind_address: str | None = None, bind_port: int | None = None,
                 reuseaddr: bool = False, bind_address_no_port: bool = False,
-                timeout: float = 5.0, netns: str | None = None) -> ConnectResult:
+                timeout: float = 5.0, netns: str | None = None,
+                deadline: float | None = None,
+                result: ConnectResult | None = None) -> ConnectResult:
     """Make ``count`` short connections to ``host:port`` and count what happened.
 
     ``rate``: at most this many connection starts per second (None: as fast as the
     concurrency allows). ``bind_address``/``bind_port``: bind() each socket first (a
     fixed source port collides with its own TIME_WAIT unless SO_REUSEADDR is set on both
     sockets). ``bind_address_no_port``: IP_BIND_ADDRESS_NO_PORT before that bind.
+    ``deadline``: seconds for the whole run. ``result``: fill this ConnectResult (so a
+    caller interrupted by Ctrl-C still has what was counted).
     Raises ValueError on bad arguments and socket.gaierror when ``host`` does not resolve.
     """
     if count < 1 or concurrency < 1 or size < 0 or timeout <= 0:
         raise ValueError("count and concurrency must be >= 1, size >= 0, timeout > 0")
     if rate is not None and rate <= 0:
         raise ValueError("rate must be > 0")
+    if deadline is not None and deadline <= 0:
+        raise ValueError("deadline must be > 0")
     if closer not in CLOSERS:
         raise ValueError(f"closer must be one of {', '.join(CLOSERS)}")
     if concurrency > 256:
@@ -261,8 +280,10 @@ def run_connect(host: str, port: int, *, count: int = 1, rate: float | None = No
         if bind_port is not None or bind_address is not None or bind_address_no_port:
             wildcard = "::" if family == socket.AF_INET6 else "0.0.0.0"
             bind = (bind_address or wildcard, bind_port or 0)
-        result = ConnectResult(target=endpoint(sockaddr[0], port))
+        result = result or ConnectResult(target="")
+        result.target = endpoint(sockaddr[0], port)
         _Run(sockaddr, family, result, count=count, rate=rate, concurrency=concurrency,
              closer=closer, size=size, bind=bind, reuseaddr=reuseaddr,
-             bind_address_no_port=bind_address_no_port, timeout=timeout).run()
+             bind_address_no_port=bind_address_no_port, timeout=timeout,
+             deadline=deadline).run()
     return result

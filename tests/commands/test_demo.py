@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 from load_util import finish
 
 DEMO = [sys.executable, "-m", "harness", "demo"]
@@ -40,16 +41,17 @@ def test_demo_writes_the_html_report(tmp_path):
     assert not list(tmp_path.glob("*.jsonl"))  # the scratch record is gone
 
 
-def test_demo_sigterm_leaves_a_complete_record(tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_demo_signal_leaves_a_complete_record_and_exits_128_plus_it(tmp_path, sig):
     proc = run("--duration", "60", "--record", "demo.jsonl", cwd=tmp_path)
     record = tmp_path / "demo.jsonl"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and (
             not record.exists() or len(record.read_text().splitlines()) < 2):
         time.sleep(0.2)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(sig)
     code, out = finish(proc, timeout=30)
-    assert code == 130, out
+    assert code == 128 + sig, out
     assert "(interrupted)" in out and "Traceback" not in out
     last = json.loads(record.read_text().splitlines()[-1])
     assert last["summary"]["samples"] >= 2

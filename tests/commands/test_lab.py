@@ -82,6 +82,10 @@ def test_down_leaves_a_running_process_lab_alone(capsys):
     ["lab", "up", "--name", "pytestc", "--sysctl", "net.ipv4.no_such_thing=1"],
     ["lab", "down"],
     ["lab", "down", "--name", "x", "--all"],
+    ["lab", "up", "--name", "pytestc", "--sysctl", "net.ipv4.tcp_fin_timeout="],
+    ["lab", "up", "--name", "pytestc", "--sysctl", "net.ipv4.tcp_fin_timeout=5\n6"],
+    ["lab", "up", "--name", "pytestc", "--sysctl", "net.ipv4.tcp_fin_timeout= "],
+    ["lab", "up", "--name", "pytestc", "--sysctl", "net.ipv4/../../kernel.x=1"],
 ])
 def test_bad_input_is_one_line(args, capsys):
     assert main(args) == 2
@@ -89,3 +93,30 @@ def test_bad_input_is_one_line(args, capsys):
     assert err.startswith("socklife: error: ") and err.count("\n") == 1
     assert not [n for n in list_netns() if n.startswith("sl-pytestc")]
     assert not os.path.exists(os.path.join(MARKERS, "pytestc"))
+
+
+def test_the_name_rule_in_help_is_the_one_enforced(capsys):
+    """--help said "(a-z, 0-9)" while t1 was refused: both now come from NAME_RULE."""
+    from harness.commands.lab import NAME_RULE
+
+    assert main(["lab", "up", "--help"]) == 0
+    assert " ".join(NAME_RULE.split()[:4]) in " ".join(capsys.readouterr().out.split())
+    assert main(["lab", "up", "--name", "t1"]) == 2
+    assert NAME_RULE in capsys.readouterr().err
+
+
+def test_sysctl_values_are_words_on_one_line():
+    from harness.commands.lab import parse_sysctls
+
+    assert parse_sysctls(["net.ipv4.ip_local_port_range=1024 65535"]) == {
+        "net.ipv4.ip_local_port_range": "1024 65535"}
+
+
+@pytest.mark.parametrize("args, says", [
+    (["lab", "up"], "needs root to build lab hosts"),
+    (["lab", "down", "--name", "x"], "needs root to remove lab hosts"),
+])
+def test_not_root_says_what_needs_root(args, says, capsys, monkeypatch):
+    monkeypatch.setattr("os.geteuid", lambda: 1000)
+    assert main(args) == 2
+    assert says in capsys.readouterr().err

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 
+import pytest
 from sockets_util import listener, pair, wait_for
 
 from harness.cli import main
@@ -56,7 +57,9 @@ def test_interval_out_of_range_is_exit_2(tmp_path, capsys):
     assert "--interval" in capsys.readouterr().err
 
 
-def test_sigterm_leaves_valid_jsonl_with_a_summary(tmp_path):
+@pytest.mark.parametrize("sig, status", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_leaves_valid_jsonl_with_a_summary_and_exits_128_plus_it(tmp_path, sig,
+                                                                          status):
     lst = listener()
     port = lst.getsockname()[1]
     client = socket.create_connection(("127.0.0.1", port))
@@ -68,13 +71,13 @@ def test_sigterm_leaves_valid_jsonl_with_a_summary(tmp_path):
                             stderr=subprocess.PIPE, text=True)
     try:
         assert wait_for(lambda: out.exists() and out.read_text().count("\n") >= 5, 20)
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(sig)
         _, err = proc.communicate(timeout=20)
     finally:
         if proc.poll() is None:
             proc.kill()
         server.close(), lst.close()
-    assert proc.returncode == 0, err
+    assert proc.returncode == status, err
     *samples, last = lines_of(out)
     assert len(samples) >= 5 and last["summary"]["samples"] == len(samples)
     ages = [s["close_wait"][0]["age_s"] for s in samples]

@@ -84,17 +84,18 @@ def test_json_lines_for_one_connection_in_a_namespace():
 
 
 @pytest.mark.root
-def test_sigterm_ends_cleanly_and_removes_the_instance():
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_ends_cleanly_removes_the_instance_and_exits_128_plus_it(sig):
     proc = subprocess.Popen([sys.executable, "-m", "harness", "trace", "--port", "7999"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stdout.readline().split()[:2] == ["TIME", "PID/COMM"]
         assert len(_instances(proc.pid)) == 1
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(sig)
         out, err = proc.communicate(timeout=10)
     finally:
         proc.kill()
-    assert proc.returncode == 0, err
+    assert proc.returncode == 128 + sig, err
     assert err == "socklife: 0 transitions, 0 events lost\n"
     assert out == "" or out.endswith("\n")  # the header was read above
     assert _instances(proc.pid) == []

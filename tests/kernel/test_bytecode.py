@@ -106,3 +106,27 @@ def test_request_carries_bytecode_attribute():
     assert flags == wire.NLM_F_REQUEST | wire.NLM_F_DUMP
     attr_len, attr_type = struct.unpack_from("=HH", req, 16 + 56)
     assert attr_type == wire.INET_DIAG_REQ_BYTECODE and attr_len == 4 + 20
+
+
+@pytest.mark.parametrize("negate", [False, True])
+def test_the_port_limit_is_the_longest_program_the_attribute_holds(negate):
+    """nla_len is a u16: 2730 ports fit, 2731 are refused in a sentence naming the limit
+    instead of a struct.error from a 16-bit field. (The auditor's model is quadratic:
+    the kernel's own auditor takes the longest program in the live test below.)"""
+    ports = list(range(1, wire.MAX_FILTER_PORTS + 1))
+    bc = wire.compile_ports(ports, negate)
+    assert len(bc) + 4 <= 0xFFFF
+    assert run(bc, 2730, 50000) != negate and run(bc, 2731, 50000) == negate
+    with pytest.raises(ValueError, match="at most 2730 ports"):
+        wire.compile_ports([*ports, 2731], negate)
+    assert wire.MAX_FILTER_PORTS == 2730
+
+
+@pytest.mark.live
+def test_the_kernel_takes_a_filter_of_as_many_ports_as_allowed():
+    from harness.kernel import sockdiag
+
+    ports = list(range(1, wire.MAX_FILTER_PORTS + 1))
+    with sockdiag.SockDiag() as diag:
+        diag.count(ports)
+        diag.count_codes(["TIME_WAIT"], ports, exclude_ports=True)

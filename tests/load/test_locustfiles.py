@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import csv
 import os
+import shutil
+from pathlib import Path
 
 import pytest
-from load_util import finish, start_locust
+from load_util import LOCUSTFILES, finish, start_locust
 
 from harness.sockets import Server
 
@@ -59,13 +61,36 @@ def test_bad_socklife_argument_is_one_line_usage_error(tmp_path):
     code, out = finish(start_locust("short_tcp.py", "--headless", "--socklife-max",
                                     "BOGUS=1", cwd=tmp_path))
     assert code == 2 and "unknown name 'BOGUS'" in out and "Traceback" not in out
+    locustfile = tmp_path / "short_tcp.py"  # a copy: a failed check must not cost ours
+    shutil.copy(os.path.join(LOCUSTFILES, "short_tcp.py"), locustfile)
+    many_ports = [a for p in range(1, 2732) for a in ("--socklife-port", str(p))]
     for bad, says in ((("--socklife-netns", "sl-nosuch"), "no network namespace 'sl-nosuch'"),
-                      (("--socklife-record", "no/such/dir/run.jsonl"), "No such file")):
-        code, out = finish(start_locust("short_tcp.py", "--headless", "-t", "2s", *bad,
+                      (("--socklife-record", "no/such/dir/run.jsonl"), "no folder"),
+                      (("--socklife-record", str(locustfile)),
+                       "is the same file as the locustfile"),
+                      (("--socklife-record", "p_stats.csv", "--csv", "p"),
+                       "is the same file as --csv (stats)"),
+                      (("--socklife-record", "."), "it is a directory"),
+                      (("--socklife-interval", "nan"), "'nan' is not a finite number"),
+                      (many_ports, "at most 2730 different ports")):
+        code, out = finish(start_locust(str(locustfile), "--headless", "-t", "2s", *bad,
                                         cwd=tmp_path))
-        errors = [line for line in out.splitlines() if line.startswith("socklife: error:")]
+        errors = [line for line in out.splitlines() if "socklife" in line and "error" in line]
         assert code == 2 and len(errors) == 1 and says in errors[0], out
         assert "Traceback" not in out
+    assert locustfile.read_text() == (Path(LOCUSTFILES) / "short_tcp.py").read_text()
+
+
+def test_a_record_that_cannot_be_written_keeps_the_load_and_exits_2(tmp_path):
+    """--socklife-record onto a full device: the run goes on, the error is one line
+    (said when it happens and again at the end) and the exit status is 2."""
+    code, out = finish(start_locust("short_tcp.py", "--headless", "-u", "2", "-r", "2",
+                                    "-t", "3s", "--socklife-record", "/dev/full",
+                                    cwd=tmp_path))
+    assert code == 2, out
+    assert ("socklife: error: cannot write /dev/full: No space left on device; "
+            "0 complete samples kept") in out
+    assert "Traceback" not in out and "connect" in out  # Locust's stats were printed
 
 
 def test_http_close_leaves_time_wait_keep_alive_does_not_fail(tmp_path):

@@ -160,18 +160,23 @@ def test_summary_line_wins_over_the_folded_samples(fixture_path):
 
 
 @pytest.mark.parametrize("lines, needle", [
-    (['{"states": {"TIME_WAIT": "many"}}'],
+    (['{"time": 1, "states": {"TIME_WAIT": "many"}}'],
      ":1: states.TIME_WAIT: expected an integer, got a string"),
-    (['{"states": {}, "listeners": [{"local": "x"}]}'],
+    (['{"time": 1, "states": {}, "listeners": [{"local": "x"}]}'],
      ":1: listeners\\[0\\]: missing field 'accept_queue'"),
     (['[1, 2]'], ":1: neither a sample nor a summary"),
-    (['{"states": {}}', '{"summary": 3}'], ":2: summary: expected an object, got an integer"),
-    (['{"states": {}}', '{"summary": {"peaks": [1]}}'],
+    (['{"time": 1, "states": {}}', '{"summary": 3}'],
+     ":2: summary: expected an object, got an integer"),
+    (['{"time": 1, "states": {}}', '{"summary": {"peaks": [1]}}'],
      ":2: summary.peaks: expected an object, got a list"),
-    (['{"states": {}}', '{"summary": {"listen_overflows": "8"}}'],
+    (['{"time": 1, "states": {}}', '{"summary": {"listen_overflows": "8"}}'],
      ":2: summary.listen_overflows: expected an integer"),
     (['{"schema": 9, "states": {}}'], ":1: schema: written by a newer socklife"),
     (['{"schema": 1, "states": {}}'], ":1: missing field 'time'"),
+    (['{"states": {}}'], ":1: missing field 'time'"),  # even in lines of before the schema
+    (['{"time": 1, "states": {}}', '{"time": 2, "states": {"LISTEN": 1}, "schema": 1}',
+      '{"time": 3,'], ":2: missing field"),  # a cut last line, but line 2 is bad first
+
     (['{"summary": {"samples": 0}}'], "no samples"),
     ([], "no samples"),
 ])
@@ -179,6 +184,24 @@ def test_malformed_runs_are_refused_with_a_reason(tmp_path, lines, needle):
     path = tmp_path / "run.jsonl"
     path.write_text("".join(line + "\n" for line in lines))
     with pytest.raises(RunFileError, match=needle):
+        load_run(str(path))
+
+
+def test_a_cut_last_line_is_left_out_with_a_note(tmp_path):
+    """What a full disk (or a crash mid-write) leaves: complete lines, then part of one."""
+    path = tmp_path / "run.jsonl"
+    good = '{"time": 1, "states": {"TIME_WAIT": 3}}\n{"time": 2, "states": {"TIME_WAIT": 5}}\n'
+    for cut in ('{"time": 3, "sta', '{"time": 3, "states": {"TIME_WAIT": 9}', '\xe2\x82'):
+        path.write_bytes(good.encode() + cut.encode("latin-1"))
+        run = load_run(str(path))
+        assert run.samples == 2 and run.summary["peaks"]["TIME_WAIT"] == 5
+        assert run.notes == [f"{path}:3: the last line is cut short (the run stopped in the "
+                             "middle of a write): left out"]
+    path.write_text(good + '{"time": 3, "sta\n')  # with its newline it is not a cut line
+    with pytest.raises(RunFileError, match=":3: not a JSON line"):
+        load_run(str(path))
+    path.write_bytes(good.encode() + b'\xff{"time": 3}\n')
+    with pytest.raises(RunFileError, match=":3: not UTF-8 text"):
         load_run(str(path))
 
 
@@ -200,13 +223,18 @@ def test_baseline_rules_skip_unused_transient_states():
 
 def test_baseline_files(tmp_path):
     path = tmp_path / "base.json"
-    baseline.save(str(path), {"peaks": {"TIME_WAIT": 7}, "leaks": {"count": 0}}, "run.jsonl")
+    path.write_text(baseline.baseline_text({"peaks": {"TIME_WAIT": 7}, "leaks": {"count": 0}},
+                                           "run.jsonl"))
     assert baseline.load(str(path))["TIME_WAIT"] == 7.0
     doc = json.loads(path.read_text())
     assert doc["source"] == "run.jsonl" and set(doc["metrics"]) == set(NAMES)
     for text, reason in [("{", "bad JSON"), ('{"socklife_baseline": 1}', "without numeric"),
                          ('{"socklife_baseline": 1, "metrics": {"leaks": "0"}}',
-                          "without numeric"), ('{"metrics": {}}', "not a socklife baseline")]:
+                          "without numeric"), ('{"metrics": {}}', "not a socklife baseline"),
+                         ('{"socklife_baseline": 1, "metrics": {"leaks": NaN}}',
+                          "without numeric"),
+                         ('{"socklife_baseline": 1, "metrics": {"leaks": Infinity}}',
+                          "without numeric")]:
         path.write_text(text)
         with pytest.raises(ValueError, match=reason):
             baseline.load(str(path))
