@@ -85,6 +85,9 @@ REQ_COMPAT = struct.Struct("=BBBB48sII")
 NLATTR = struct.Struct("=HH")
 INET_DIAG_MSG_LEN = 72
 NLMSG_ERRHDR = struct.Struct("=i")
+SOCKET_MSG_LEN = NLMSG_HDRLEN + INET_DIAG_MSG_LEN  # the shortest socket message
+STATE_SLOTS = 256  # entries of a count_chunk ``counts``: one per value of a state byte
+EPROTO = 71  # a message that cannot be one
 
 
 def states_mask(states) -> int:
@@ -283,7 +286,8 @@ def decode_chunk(buf, length: int, append, result: ChunkResult) -> None:
     cls = SocketRecord
     while off + NLMSG_HDRLEN <= length:
         msg_len, msg_type, flags = header(buf, off)
-        if msg_type not in REPLY_TYPES or msg_len < NLMSG_HDRLEN + INET_DIAG_MSG_LEN:
+        if (msg_type not in REPLY_TYPES or msg_len < SOCKET_MSG_LEN
+                or off + msg_len > length):
             break  # DONE, an error, or something unusual: the careful walker below
         append(make(cls, body(buf, off + NLMSG_HDRLEN)))
         if flags & NLM_F_DUMP_INTR:
@@ -321,17 +325,21 @@ def walk(buf, length: int, on_socket, result: ChunkResult) -> None:
     """Call ``on_socket(buf, off)`` for each inet_diag_msg in ``buf[:length]``.
 
     Sets ``result.done`` at NLMSG_DONE and ``result.interrupted`` on NLM_F_DUMP_INTR;
-    raises DumpError on an NLMSG_ERROR carrying a non-zero error.
+    raises DumpError on an NLMSG_ERROR carrying a non-zero error, and DumpError(EPROTO)
+    on a message that cannot be one (shorter than its header or its struct, or running
+    past the end of the buffer: the kernel sends whole messages in a datagram).
     """
     off = 0
     unpack = NLH_LEN_TYPE_FLAGS.unpack_from
     while off + NLMSG_HDRLEN <= length:
         msg_len, msg_type, flags = unpack(buf, off)
-        if msg_len < NLMSG_HDRLEN:
-            raise DumpError(71)  # EPROTO: a malformed message would loop forever
+        if msg_len < NLMSG_HDRLEN or off + msg_len > length:
+            raise DumpError(EPROTO)  # a malformed message: it would loop, or read past
         if flags & NLM_F_DUMP_INTR:
             result.interrupted = True
         if msg_type in REPLY_TYPES:
+            if msg_len < SOCKET_MSG_LEN:
+                raise DumpError(EPROTO)
             on_socket(buf, off + NLMSG_HDRLEN)
         elif msg_type == NLMSG_DONE:
             # A dump that fails once started (no handler for the protocol: ENOENT)
@@ -343,6 +351,8 @@ def walk(buf, length: int, on_socket, result: ChunkResult) -> None:
             result.done = True
             return
         elif msg_type == NLMSG_ERROR:
+            if msg_len < NLMSG_HDRLEN + NLMSG_ERRHDR.size:
+                raise DumpError(EPROTO)
             (err,) = NLMSG_ERRHDR.unpack_from(buf, off + NLMSG_HDRLEN)
             if err:
                 raise DumpError(-err)
@@ -401,6 +411,7 @@ def _count_uniform(buf, length: int, counts: list[int], result: ChunkResult) -> 
 def count_chunk(buf, length: int, counts: list[int], result: ChunkResult) -> int:
     """Add each socket's state to ``counts`` (indexed by TCP_* code) without objects.
 
+    ``counts`` has STATE_SLOTS entries (a state byte indexes it, whatever it holds).
     Returns how many FIN_WAIT2 *minisockets* (timer 3) were seen: /proc/net/sockstat's
     ``tw`` counts those as well as TIME_WAIT.
     """
@@ -408,20 +419,19 @@ def count_chunk(buf, length: int, counts: list[int], result: ChunkResult) -> int
     unpack = NLH_LEN_TYPE_FLAGS.unpack_from
     while off + NLMSG_HDRLEN <= length:
         msg_len, msg_type, flags = unpack(buf, off)
-        if msg_type in REPLY_TYPES:
+        if msg_type in REPLY_TYPES and SOCKET_MSG_LEN <= msg_len <= length - off:
             state = buf[off + 17]
             counts[state] += 1
             if state == TCP_FIN_WAIT2 and buf[off + 18] == TIMER_TIME_WAIT:
                 fw2_mini += 1
         else:
-            # Rare messages go through the careful walker (errors, DONE, bad lengths).
+            # Rare messages go through the careful walker (errors, DONE, bad lengths:
+            # it raises DumpError on those).
             walk(buf[off:length], length - off, _ignore, result)
             if result.done:
                 return fw2_mini
         if flags & NLM_F_DUMP_INTR:
             result.interrupted = True
-        if msg_len < NLMSG_HDRLEN:
-            raise DumpError(71)
         off += (msg_len + 3) & ~3
     return fw2_mini
 

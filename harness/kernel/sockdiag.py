@@ -237,14 +237,14 @@ def count_codes(scan, states=None, ports: Iterable[int] = (), exclude_ports: boo
     """(sockets per TCP_* code, FIN_WAIT2 minisockets, consistent) of the dump made by
     ``scan`` (SockDiag.scan or a replay of recorded bytes), counted from the raw bytes
     with no object per socket; arguments as for ``SockDiag.scan``."""
-    codes = [0] * 16
+    codes = [0] * wire.STATE_SLOTS
     fw2_mini = [0]
 
     def consume(buf, n, result):
         fw2_mini[0] += wire.count_chunk(buf, n, codes, result)
 
     def reset():
-        codes[:] = [0] * 16
+        codes[:] = [0] * wire.STATE_SLOTS
         fw2_mini[0] = 0
 
     ok = scan(consume, states, ports, families, reset, exclude_ports)

@@ -132,11 +132,19 @@ def sockaddr(raw: bytes) -> tuple[int, str, int]:
 
 def iter_page(page: bytes, header: dict, types: dict):
     """Records of one ring-buffer page -> (timestamp_ns, data_offset, data_len), and
-    whether the kernel flagged lost events before this page (returned last as a bool)."""
+    whether the kernel flagged lost events before this page (returned last as a bool).
+
+    Every record returned lies inside the page's data; a record the page cuts short (or
+    whose header makes no sense) ends the page, as libtraceevent's kbuffer does. A page
+    too short for its own header has no records.
+    """
     ts_off, _ts_size = header["timestamp"]
     c_off, c_size = header["commit"]
+    c_fmt = "<Q" if c_size == 8 else "<I"
+    if len(page) < max(ts_off + 8, c_off + struct.calcsize(c_fmt)):
+        return [], False
     (ts,) = struct.unpack_from("<Q", page, ts_off)
-    (commit,) = struct.unpack_from("<Q" if c_size == 8 else "<I", page, c_off)
+    (commit,) = struct.unpack_from(c_fmt, page, c_off)
     size = commit & ((1 << 27) - 1)
     pos, end = header["data"], min(header["data"] + size, len(page))
     pad, ext, stamp, dmax = (types["padding"], types["time_extend"], types["time_stamp"],
@@ -146,18 +154,24 @@ def iter_page(page: bytes, header: dict, types: dict):
     while pos + 4 <= end:
         (word,) = unpack(page, pos)
         tl, delta = word & 0x1F, word >> 5
+        if tl == pad and delta == 0:
+            break
+        if (tl == 0 or tl > dmax) and pos + 8 > end:
+            break  # its length or time word is cut off
         if tl == 0:
             (length,) = unpack(page, pos + 4)
+            if length < 4 or pos + 4 + length > end:
+                break
             ts += delta
             out.append((ts, pos + 8, length - 4))
             pos += 4 + ((length + 3) & ~3)
         elif tl <= dmax:
+            if pos + 4 + tl * 4 > end:
+                break
             ts += delta
             out.append((ts, pos + 4, tl * 4))
             pos += 4 + tl * 4
         elif tl == pad:
-            if delta == 0:
-                break
             (length,) = unpack(page, pos + 4)
             ts += delta
             pos += 4 + length

@@ -264,17 +264,20 @@ class Tracer:
     def decode_records(self, page: bytes, records) -> list[dict]:
         """The events of one page (``iter_page`` records) that pass the filters."""
         out = []
-        for ts, off, _size in records:
-            ev = self.decode(page, off, ts)
+        for ts, off, size in records:
+            ev = self.decode(page, off, ts, size)
             if ev is not None:
                 out.append(ev)
         return out
 
-    def decode(self, page: bytes, off: int, ts: int) -> dict | None:
-        """One record -> event dict, or None when it is filtered out or unknown."""
+    def decode(self, page: bytes, off: int, ts: int, size: int | None = None) -> dict | None:
+        """One record (``size`` bytes, when known) -> event dict, or None when it is
+        filtered out, unknown, or too short for its event's fields."""
+        if size is not None and size < _U16.size:
+            return None
         (etype,) = _U16.unpack_from(page, off)
         layout = self._layouts.get(etype)
-        if layout is None:
+        if layout is None or (size is not None and size < layout.size):
             return None
         f = layout.unpack(page, off)
         if f.get("protocol", IPPROTO_TCP) != IPPROTO_TCP:
