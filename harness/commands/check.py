@@ -94,7 +94,7 @@ def command(run_file, maxes, mins, baseline, tolerance, save_baseline, junit, as
     began, t0 = time.time(), time.perf_counter()
     rules = _rules(maxes, "max") + _rules(mins, "min")
     tol = _tolerance(tolerance)
-    if not rules and not baseline and not save_baseline:
+    if not rules and baseline is None and save_baseline is None:
         raise UsageProblem(f"nothing to check: give --max/--min NAME=N ({', '.join(NAMES[:3])}"
                            ", ...), --baseline or --save-baseline")
     check_outputs({"--save-baseline": save_baseline, "--junit": junit},
@@ -109,14 +109,14 @@ def command(run_file, maxes, mins, baseline, tolerance, save_baseline, junit, as
         click.echo(f"note: {run_file} has no summary line (killed run?): "
                    f"summarised from its {run.samples} samples", err=True)
     verdicts, judged_s = _judge(rules, run.summary)
-    if baseline:
+    if baseline is not None:
         try:
             metrics = baselines.load(baseline)
         except ValueError as exc:
             raise UsageProblem(str(exc)) from None
         more, more_s = _judge(baselines.rules_from(metrics, tol), run.summary, "baseline ")
         verdicts, judged_s = verdicts + more, judged_s + more_s
-    if save_baseline:
+    if save_baseline is not None:
         write_text(save_baseline, baselines.baseline_text(run.summary, run_file))
         click.echo(f"baseline saved: {save_baseline}", err=as_json)
     failed = [v for v in verdicts if not v.passed]
@@ -127,7 +127,7 @@ def command(run_file, maxes, mins, baseline, tolerance, save_baseline, junit, as
                                "passed": not failed}))
     elif verdicts:
         click.echo(_table(verdicts))
-    if junit:
+    if junit is not None:
         from harness.sinks.junit import write_junit  # xml.etree: only when asked
 
         write_junit(junit, verdicts, run.summary, run_file=run_file, started=began,

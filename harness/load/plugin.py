@@ -262,7 +262,8 @@ def check_options(options) -> None:
                                f"(the kernel filter's limit), got {len(set(settings.ports))}")
         check_can_enter(settings.netns)
         csv = f"{settings.csv_prefix}_tcp.csv" if settings.csv_prefix else None
-        check_outputs({"--socklife-record": settings.record, "--csv": csv},
+        record = getattr(options, "socklife_record", None)  # "" is refused, not ignored
+        check_outputs({"--socklife-record": record, "--csv": csv},
                       inputs=_locust_files(options))
     except (KernelError, UsageProblem) as exc:
         print(f"socklife: error: {exc}", file=sys.stderr)

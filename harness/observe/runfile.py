@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from harness.observe.summary import RunSummary, combine
 from harness.schema.validate import ContractError, check_line
@@ -28,6 +29,15 @@ class Run:
     samples: int
     computed: bool  # True when the file had no summary line
     notes: list[str] = field(default_factory=list)  # what was tolerated, one line each
+
+
+def when(t: float) -> datetime | None:
+    """The local date and time of ``t`` (seconds since 1970), None when there is none
+    (a finite number can still be past the year 9999)."""
+    try:
+        return datetime.fromtimestamp(t)
+    except (ValueError, OverflowError, OSError):
+        return None
 
 
 def _raw_lines(path: str):
@@ -82,6 +92,8 @@ class RunFile:
                 kind = check_line(doc)
             except ContractError as exc:
                 raise self.error(number, str(exc)) from None
+            if kind == "sample" and when(doc["time"]) is None:
+                raise self.error(number, f"time: not a date ({doc['time']!r} s)")
             yield number, kind, doc
 
 

@@ -16,7 +16,7 @@ from collections import defaultdict
 from html import escape
 
 from harness.observe.figures import listener_fill
-from harness.observe.runfile import RunFile, RunFileError
+from harness.observe.runfile import RunFile, RunFileError, when
 from harness.observe.summary import RunSummary
 from harness.sinks.outputs import write_text
 
@@ -75,15 +75,11 @@ def load_series(path: str, notes: list[str] | None = None) -> Series:
     tolerated is added to ``notes``."""
     series = Series()
     reader = RunFile(path)
-    for number, kind, doc in reader:
+    for _number, kind, doc in reader:
         if kind == "summary":
             series.summary = doc["summary"]
             continue
-        try:
-            when = dt.datetime.fromtimestamp(doc["time"])
-        except (ValueError, OverflowError, OSError):  # a finite number, but no date
-            raise reader.error(number, f"time: not a date ({doc['time']!r} s)") from None
-        series.add(doc, when)
+        series.add(doc, when(doc["time"]))  # a date: RunFile checked
         series.folded.add(doc)
     if notes is not None:
         notes.extend(reader.notes)
