@@ -10,6 +10,8 @@ for SIGTERM, 130 for SIGINT).
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import importlib
 import inspect
 import os
@@ -95,6 +97,17 @@ def _raise_interrupt(signum, frame):
     raise Interrupted(signum)
 
 
+_OUTPUT_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)  # stdout on a full device
+
+
+def _drop_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush cannot fail again."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        fd = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(fd, sys.stdout.fileno())
+        os.close(fd)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return (and, as a script, exit with) 0 ok, 1 failed check, 2 bad usage,
     128 + N after signal N.
@@ -103,11 +116,20 @@ def main(argv: list[str] | None = None) -> int:
     was, so its files are completed on the way out), even when SIGINT came in ignored (a
     background job of a shell script starts so, and `kill -INT` must still stop
     `socklife serve &`). The exit status is 130 after SIGINT, 143 after SIGTERM, also
-    for commands that catch the interruption to finish their output."""
+    for commands that catch the interruption to finish their output. Standard output
+    on a full device is one line and 2 (a closed pipe is click's: quietly, 1)."""
     previous = {sig: signal.signal(sig, _raise_interrupt)
                 for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         rv = cli.main(args=argv, prog_name="socklife", standalone_mode=False)
+        sys.stdout.flush()  # a write error of the last output is this command's too
+    except OSError as exc:
+        if exc.errno not in _OUTPUT_ERRNOS:
+            raise
+        _drop_stdout()  # (a file system's errors are UsageProblems: harness.sinks.outputs)
+        with contextlib.suppress(OSError):
+            click.echo(f"socklife: error: cannot write the output: {exc.strerror}", err=True)
+        return 2
     except click.exceptions.NoArgsIsHelpError as exc:
         click.echo(exc.ctx.get_help() if exc.ctx else str(exc))
         return 2

@@ -472,3 +472,13 @@ def test_a_full_disk_keeps_the_old_file(tmp_path, argv):
         assert_usage_error(code, err, f"cannot write {mnt}/x: No space left on device")
         assert (mnt / "x").read_text() == "the old one\n"
         assert sorted(p.name for p in mnt.iterdir()) == ["filler", "x"]
+
+
+@pytest.mark.parametrize("argv", [["snapshot", "--json"], ["scenario", "list"],
+                                  ["check", str(LEAKY), "--max", "LISTEN=5"]])
+def test_standard_output_on_a_full_device_is_one_line(argv):
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([sys.executable, "-m", "harness", *argv], stdout=full,
+                              stderr=subprocess.PIPE, text=True, timeout=60)
+    assert_usage_error(proc.returncode, proc.stderr,
+                       "cannot write the output: No space left on device")

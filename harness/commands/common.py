@@ -18,6 +18,8 @@ netns_option = click.option(
     "--netns", "netns", metavar="NS", default=None,
     help="Network namespace under /run/netns (as `ip netns` makes them); needs root.",
 )
+
+
 def _few_enough(_ctx, param, ports):
     if len(set(ports)) > MAX_FILTER_PORTS:
         raise click.BadParameter(f"at most {MAX_FILTER_PORTS} different ports (the kernel "
