@@ -21,7 +21,6 @@ range, since no comparison with NaN is true), with the option's name::
 
 from __future__ import annotations
 
-import argparse
 import math
 
 import click
@@ -73,6 +72,7 @@ class FiniteFloat(click.ParamType):
 
 def for_argparse(kind: click.ParamType):
     """``kind`` as an argparse ``type=``: argparse names the argument in its message."""
+    import argparse  # the Locust plugin's parser: not imported by the CLI
 
     def convert(text: str):
         try:

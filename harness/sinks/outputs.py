@@ -30,7 +30,6 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
-import tempfile
 
 from harness.errors import UsageProblem
 
@@ -170,6 +169,8 @@ def write_whole(path: str, binary: bool = False):
         except OSError as exc:
             raise _problem(path, _reason(exc)) from None
         return
+    import tempfile  # only here: its imports (random, shutil) cost start-up elsewhere
+
     target = os.path.realpath(path)  # a symlink's target is replaced, not the link
     folder = os.path.dirname(target)
     try:
