@@ -102,3 +102,21 @@ def test_a_read_only_folder_is_refused_before_the_work(tmp_path, capsys, fixture
                       "--junit", str(mnt / "c.xml")]):
             assert main(argv) == 2
             assert "is not writable" in one_error_line(capsys.readouterr().err)
+
+
+@pytest.mark.root
+def test_demo_record_until_the_disk_is_full_keeps_complete_samples(tmp_path, capsys):
+    with small_tmpfs(tmp_path / "mnt", "64k") as mnt:
+        (mnt / "filler").write_bytes(b"\0" * (52 * 1024))  # room for a few samples
+        run = mnt / "demo.jsonl"
+        proc = subprocess.run([sys.executable, "-m", "harness", "demo", "--duration", "60",
+                               "--rate", "50", "--record", str(run)], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=120)
+        line = one_error_line(proc.stderr)
+        text = run.read_text()
+        samples = [json.loads(x) for x in text.splitlines()]
+        assert proc.returncode == 2 and text.endswith("\n") and samples
+        assert line == (f"socklife: error: cannot write {run}: No space left on device; "
+                        f"{len(samples)} complete samples kept")
+        assert main(["check", str(run), "--max", "CLOSE_WAIT=1000000"]) == 0
+        assert "no summary line" in capsys.readouterr().err
