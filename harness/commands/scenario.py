@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import shutil
@@ -119,7 +118,7 @@ def run_cmd(names, run_all, controls, as_json, report):
     if need_root and os.geteuid() != 0:
         raise UsageProblem(f"needs root (lab namespaces, tracefs): {', '.join(need_root)}")
     check_outputs({"--report": report})
-    need_nft = [s.name for s in chosen if _drops_segments(s)]
+    need_nft = [s.name for s in chosen if s.drops_segments]
     if need_nft and shutil.which("nft") is None:
         raise UsageProblem(f"needs nftables: apt-get install nftables "
                            f"(to drop segments in {', '.join(need_nft)})")
@@ -159,13 +158,3 @@ def run_cmd(names, run_all, controls, as_json, report):
     if interrupted is not None:
         return exit_status(interrupted)
     return 0 if ok else 1
-
-
-FAULT_CALLS = (".lose(", ".nft.")  # Stage.lose, or a lab host's nftables table directly
-
-
-def _drops_segments(scenario) -> bool:
-    """Whether the scenario drops segments (nftables rules), read from its module's
-    source: the two ways a scenario reaches nft, so none has to remember to say so."""
-    source = inspect.getsource(sys.modules[type(scenario).__module__])
-    return any(call in source for call in FAULT_CALLS)

@@ -234,6 +234,7 @@ class Scenario:
     control: str = ""
     control_catches: tuple[str, ...] = ()
     needs_root: bool = True
+    drops_segments: bool = False  # nftables rules in a lab host (Stage.lose): needs nft
     shortened: tuple[str, ...] = ()  # timers shortened in the lab, said in the output
     expected: ClassVar[dict[str, Expect]] = {}
 

@@ -12,6 +12,7 @@ from harness.scenarios.stage import Stage, tcp_state
 class LostFinalAck(Scenario):
     name = "lost-final-ack"
     number = 8
+    drops_segments = True
     title = "Lost final ACK: FIN again, TIME_WAIT answers"
     claim = ("If the last ACK of the close is lost, the side in LAST_ACK retransmits its "
              "FIN. The side in TIME_WAIT still knows the connection and acknowledges the "

@@ -11,6 +11,7 @@ from harness.scenarios.stage import Stage, tcp_state
 class LostHandshakeAck(Scenario):
     name = "lost-handshake-ack"
     number = 9
+    drops_segments = True
     title = "Lost third ACK: SYN_RECV; data completes it"
     claim = ("If the handshake's last ACK is lost, the client is ESTABLISHED already while "
              "the server's request sits in SYN_RECV and retransmits its SYN+ACK (after 1 s). "

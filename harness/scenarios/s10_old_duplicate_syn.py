@@ -15,6 +15,7 @@ STALE_PORT = 45999
 class OldDuplicateSyn(Scenario):
     name = "old-duplicate-syn"
     number = 10
+    drops_segments = True
     title = "Stale SYN: client host answers RST"
     claim = ("Why three messages: a SYN left over from an old connection can reach the "
              "server long after its sender gave up. The server answers with SYN+ACK; the "

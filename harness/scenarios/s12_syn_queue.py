@@ -14,6 +14,7 @@ SYNS = 20
 class SynQueue(Scenario):
     name = "syn-queue"
     number = 12
+    drops_segments = True
     title = "SYN queue of SYN_RECV requests; syncookies"
     claim = ("Each SYN a listener answers leaves a request socket in SYN_RECV until the "
              "handshake's last ACK arrives. When the client never answers, the requests "

@@ -13,6 +13,7 @@ ATTEMPTS = 3
 class SimultaneousClose(Scenario):
     name = "simultaneous-close"
     number = 14
+    drops_segments = True
     title = "Simultaneous close: both CLOSING, both TIME_WAIT"
     claim = ("When both sides close at once, each receives the other's FIN while its own "
              "is still unacknowledged: both go FIN_WAIT1 -> CLOSING, and on the ACKs both "

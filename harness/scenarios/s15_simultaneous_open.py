@@ -13,6 +13,7 @@ PORT_A, PORT_B = 7101, 7102
 class SimultaneousOpen(Scenario):
     name = "simultaneous-open"
     number = 15
+    drops_segments = True
     title = "Simultaneous open: connect() to connect()"
     claim = ("Two sockets bound to known ports can connect to each other at the same time "
              "with no listener: each receives the other's SYN while in SYN_SENT, moves to "

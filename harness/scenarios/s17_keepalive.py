@@ -16,6 +16,7 @@ WAIT_S = 13  # longer than IDLE + 9 x INTVL
 class Keepalive(Scenario):
     name = "keepalive"
     number = 17
+    drops_segments = True
     title = "Keepalive: dead peer after idle + 9 probes, RST"
     claim = ("With SO_KEEPALIVE an idle connection is probed after tcp_keepalive_time; "
              "a peer that never answers is declared dead after tcp_keepalive_probes "

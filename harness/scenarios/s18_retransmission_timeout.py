@@ -21,6 +21,7 @@ TCP_USER_TIMEOUT = getattr(socket, "TCP_USER_TIMEOUT", 18)
 class RetransmissionTimeout(Scenario):
     name = "retransmission-timeout"
     number = 18
+    drops_segments = True
     title = "Unreachable peer: backoff, ETIMEDOUT, no FIN"
     claim = ("Data sent to a peer that has become unreachable is retransmitted with "
              "exponential backoff (each wait twice the last, from the RTO of at least "

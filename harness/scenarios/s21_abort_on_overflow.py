@@ -13,6 +13,7 @@ BACKLOG = 1  # the queue holds BACKLOG + 1 = 2
 class AbortOnOverflow(Scenario):
     name = "abort-on-overflow"
     number = 21
+    drops_segments = True
     title = "Final ACK into a full queue: drop, or RST"
     claim = ("A handshake whose SYN found room but whose final ACK finds the accept queue "
              "full: with tcp_abort_on_overflow=0 (the default) the server drops that ACK "

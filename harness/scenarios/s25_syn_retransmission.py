@@ -14,6 +14,7 @@ RETRIES = 3
 class SynRetransmission(Scenario):
     name = "syn-retransmission"
     number = 25
+    drops_segments = True
     title = "SYN retransmitted 1, 2, 4 s apart; ETIMEDOUT"
     claim = (f"A SYN that gets no answer is sent again tcp_syn_retries times, each wait "
              f"twice the last from the initial RTO of 1 s (1, 2, 4 ... s), and connect() "
