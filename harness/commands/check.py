@@ -1,4 +1,6 @@
-"""`socklife check`: rules and baselines over a recorded run, for CI (exit 1 on failure)."""
+"""`socklife check`: rules, baselines and findings over a recorded run, for CI (exit 1
+on failure). The run's findings are printed first, as context; ``--fail-on`` makes
+those of a severity or worse fail the check."""
 
 from __future__ import annotations
 
@@ -9,10 +11,12 @@ import click
 
 from harness.errors import UsageProblem
 from harness.observe import baseline as baselines
+from harness.observe.findings import at_least
 from harness.observe.runfile import RunFileError, load_run
 from harness.observe.thresholds import NAMES, evaluate, parse_rule
 from harness.schema.version import SCHEMA
 from harness.sinks.outputs import check_outputs, write_text
+from harness.views.findings import finding_lines
 
 EPILOG = """\b
 Examples:
@@ -20,10 +24,12 @@ Examples:
   socklife check run.jsonl --max ephemeral_fraction=0.5 --junit check.xml
   socklife check main.jsonl --save-baseline base.json
   socklife check run.jsonl --baseline base.json --tolerance 10%
+  socklife check run.jsonl --fail-on warning --junit check.xml
 
 \b
 Names: any TCP state (its peak), leaks, listen_overflows, eaddrnotavail,
 ephemeral_fraction, accept_queue_fill, time_wait_peak.
+Findings (docs/findings.md) are computed from the samples and printed first.
 """
 
 
@@ -84,30 +90,42 @@ def _table(verdicts) -> str:
               help="How far above the baseline still passes (10% or 0.1; at least one "
                    "socket, 0.01 for fractions, none for leaks).")
 @click.option("--save-baseline", metavar="FILE", help="Save this run as a baseline.")
-@click.option("--junit", metavar="FILE", help="Also write the verdicts as JUnit XML.")
+@click.option("--fail-on", type=click.Choice(["warning", "critical"]), default=None,
+              metavar="SEVERITY",
+              help="Fail on findings this severe or worse (warning or critical).")
+@click.option("--junit", metavar="FILE", help="Also write the verdicts (and the findings "
+              "at or above --fail-on) as JUnit XML.")
 @click.option("--json", "as_json", is_flag=True,
-              help="Print the verdicts as one JSON object (docs/record-format.md, "
-                   "CheckReport) instead of the table.")
-def command(run_file, maxes, mins, baseline, tolerance, save_baseline, junit, as_json):
-    """Check a recorded run against limits and an optional baseline: exit 0 when every
-    rule holds, 1 when one fails, 2 on bad input."""
+              help="Print the verdicts and findings as one JSON object "
+                   "(docs/record-format.md, CheckReport) instead of text.")
+def command(run_file, maxes, mins, baseline, tolerance, save_baseline, fail_on, junit,
+            as_json):
+    """Check a recorded run against limits, an optional baseline and its findings: exit
+    0 when every rule holds (and no finding reaches --fail-on), 1 when one fails, 2 on
+    bad input."""
     began, t0 = time.time(), time.perf_counter()
     rules = _rules(maxes, "max") + _rules(mins, "min")
     tol = _tolerance(tolerance)
-    if not rules and baseline is None and save_baseline is None:
+    if not rules and baseline is None and save_baseline is None and not fail_on:
         raise UsageProblem(f"nothing to check: give --max/--min NAME=N ({', '.join(NAMES[:3])}"
-                           ", ...), --baseline or --save-baseline")
+                           ", ...), --fail-on SEVERITY, --baseline or --save-baseline")
     check_outputs({"--save-baseline": save_baseline, "--junit": junit},
                   inputs={"the input": run_file, "--baseline": baseline})
     try:
-        run = load_run(run_file)
+        run = load_run(run_file, tolerant=True)
     except RunFileError as exc:
         raise UsageProblem(str(exc)) from None
+    findings = run.summary["findings"]
+    if not as_json:
+        click.echo("\n".join(finding_lines(findings)))
+    if run.broken:  # the findings above are what the file still gave
+        raise UsageProblem(run.problem)
     for note in run.notes:
         click.echo(f"note: {note}", err=True)
     if run.computed and not as_json:
         click.echo(f"note: {run_file} has no summary line (killed run?): "
                    f"summarised from its {run.samples} samples", err=True)
+    failing = at_least(findings, fail_on) if fail_on else []
     verdicts, judged_s = _judge(rules, run.summary)
     if baseline is not None:
         try:
@@ -124,15 +142,24 @@ def command(run_file, maxes, mins, baseline, tolerance, save_baseline, junit, as
         click.echo(json.dumps({"schema": SCHEMA, "file": run_file, "samples": run.samples,
                                "summary_computed": run.computed,
                                "verdicts": [v.record() for v in verdicts],
-                               "passed": not failed}))
+                               "findings": findings, "fail_on": fail_on,
+                               "passed": not failed and not failing}))
     elif verdicts:
         click.echo(_table(verdicts))
     if junit is not None:
         from harness.sinks.junit import write_junit  # xml.etree: only when asked
 
         write_junit(junit, verdicts, run.summary, run_file=run_file, started=began,
-                    elapsed_s=time.perf_counter() - t0, times_s=judged_s)
-    if verdicts and not as_json:
-        click.echo(f"{len(verdicts) - len(failed)}/{len(verdicts)} rules hold"
-                   + (f", {len(failed)} failed" if failed else ""))
-    return 1 if failed else 0
+                    elapsed_s=time.perf_counter() - t0, times_s=judged_s, findings=failing)
+    if not as_json:
+        lines = []
+        if verdicts:
+            lines.append(f"{len(verdicts) - len(failed)}/{len(verdicts)} rules hold"
+                         + (f", {len(failed)} failed" if failed else ""))
+        if fail_on:
+            n = len(failing)
+            lines.append(f"{n} finding{'s' if n > 1 else ''} at or above {fail_on}"
+                         if failing else f"no finding at or above {fail_on}")
+        if lines:
+            click.echo("; ".join(lines))
+    return 1 if failed or failing else 0

@@ -1,4 +1,5 @@
-"""`socklife demo`: short TCP connections under Locust, with the kernel watching."""
+"""`socklife demo`: short TCP connections under Locust, with the kernel watching; the run
+ends with its findings, then its figures."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import click
 from harness.errors import UsageProblem, exit_status
 from harness.sinks.outputs import check_outputs
 from harness.values import FiniteFloat
+from harness.views.findings import finding_lines
 
 EPILOG = """\b
 Examples:
@@ -70,8 +72,10 @@ def command(duration, users, rate, report, record):
     try:
         result = run_demo(duration, users, rate, jsonl, console)
         console.print()
-        for line in summary_lines(result):
-            console.print(line)
+        found = [{**f, "host": None} for f in result.summary["findings"]]  # one host
+        lines = finding_lines(found, width=min(100, console.width - 1))
+        for line in [*lines, "", *summary_lines(result)]:
+            console.print(line, highlight=False, markup=False)
         if result.write_error:
             raise UsageProblem(result.write_error)
         if report:

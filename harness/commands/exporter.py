@@ -75,8 +75,8 @@ def command(listen, netns, ports, interval, cpu_budget, top, leak_threshold):
     from harness.sinks.prometheus import SamplerCollector
 
     latest = Latest(Sampler(netns=netns, ports=ports, interval=interval,
-                            leak_threshold_s=leak_threshold, cpu_budget=cpu_budget / 100),
-                    interval)
+                            leak_threshold_s=leak_threshold, cpu_budget=cpu_budget / 100,
+                            fold=False), interval)
     ticks = samples(latest.sampler, latest.schedule)
     latest.sample = next(ticks)  # before serving: every scrape finds a sample
     registry = CollectorRegistry(auto_describe=False)

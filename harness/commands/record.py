@@ -1,4 +1,5 @@
-"""`socklife record`: samples as JSON Lines, one per interval, then a summary line."""
+"""`socklife record`: samples as JSON Lines, one per interval, then a summary line; the
+run's findings end the output (stderr), as sentences."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from harness.observe.sampler import Sampler
 from harness.sinks.jsonl import JsonlWriter
 from harness.sinks.outputs import check_outputs
 from harness.values import FiniteFloat
+from harness.views.findings import finding_lines
 
 EPILOG = """\b
 Examples:
@@ -27,9 +29,10 @@ Examples:
   socklife record -o run.jsonl --port 8080 --interval 0.1 --duration 60
   socklife record -o lab.jsonl --netns lab --leak-threshold 10     (root)
 Each line is one sample (snapshot JSON plus rates, leaks, forecasts);
-the last line is {"summary": {...}}. Ctrl-C or SIGTERM ends the run
-after the current sample (exit 130 / 143). A full disk keeps the
-complete samples, says how many, and exits 2.
+the last line is {"summary": {"findings": [...], ...}}, and the findings
+(docs/findings.md) end the output. Ctrl-C or SIGTERM ends the run after
+the current sample (exit 130 / 143). A full disk keeps the complete
+samples, says how many, and exits 2.
 """
 
 
@@ -61,6 +64,7 @@ def command(output, netns, ports, interval, duration, leak_threshold, cpu_budget
                     f"{s['leaks']['count']}   ")
                 sys.stderr.flush()
 
+        summary = None
         with Schedule(interval, duration) as schedule, stop_on_signals(schedule) as got:
             try:
                 for sample in samples(sampler, schedule):
@@ -68,6 +72,8 @@ def command(output, netns, ports, interval, duration, leak_threshold, cpu_budget
             finally:
                 if progress:
                     sys.stderr.write("\n")
-                out.close(sampler.summary())  # not after a failed write: LineWriteError
+                summary = sampler.summary()
+                out.close(summary)  # not after a failed write: LineWriteError
     click.echo(f"wrote {out.lines} lines to {output}", err=True)
+    click.echo("\n".join(finding_lines(summary["findings"])), err=True)
     return exit_status(got[0] if got else None)

@@ -1,4 +1,5 @@
-"""`socklife report run.jsonl -o report.html`: a self-contained page of plots."""
+"""`socklife report run.jsonl -o report.html`: a self-contained page, findings first, then
+plots and the summary."""
 
 from __future__ import annotations
 
@@ -20,8 +21,9 @@ Examples:
 @click.argument("run_file", metavar="RUN.jsonl")
 @click.option("-o", "--output", required=True, metavar="FILE.html", help="Page to write.")
 def command(run_file, output):
-    """Plot a recorded run over time (states, TIME_WAIT and its forecast, queues, ports,
-    counter rates, Locust requests) into one HTML file that opens with no network."""
+    """The run's findings first, then plots over time (states, TIME_WAIT and its
+    forecast, queues, ports, counter rates, Locust requests) and its summary, in one
+    HTML file that opens with no network."""
     check_outputs({"-o": output}, inputs={"the input": run_file})
     from harness.report.run_report import write_report
 

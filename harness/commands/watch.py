@@ -81,7 +81,8 @@ def command(netns, ports, interval, leak_threshold, cpu_budget):
         "  ports " + ",".join(map(str, ports)) if ports else "")
     series = StateSeries()
     console = Console() if sys.stdout.isatty() else Console(width=1000)
-    with Sampler(netns, ports, interval, leak_threshold, cpu_budget=cpu_budget / 100) as \
+    with Sampler(netns, ports, interval, leak_threshold, cpu_budget=cpu_budget / 100,
+                 fold=False) as \
             sampler, keys() as pressed, \
             frames(console) as show:
 

@@ -31,6 +31,7 @@ SYSCTLS = {
     "tcp_keepalive_probes": "net/ipv4/tcp_keepalive_probes",
     "tcp_synack_retries": "net/ipv4/tcp_synack_retries",
     "tcp_syn_retries": "net/ipv4/tcp_syn_retries",
+    "tcp_syn_linear_timeouts": "net/ipv4/tcp_syn_linear_timeouts",  # since Linux 6.7
     "tcp_retries2": "net/ipv4/tcp_retries2",
 }
 

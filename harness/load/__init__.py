@@ -4,12 +4,14 @@
 ``--socklife-*`` arguments and the listeners; nothing opens a socket before ``init``.
 arguments (options and rules), hostkey (one sampler per host and namespace),
 sampler_proc + source (the sampler as a child process, its lines read cooperatively),
-collector (per-host runs, totals, run summary, checks), csv_sink (``<prefix>_tcp.csv``),
-webui (the "TCP states" tab and chart page), tcp_user (a raw TCP User with connect and
-request timings), target / http_target (the target a locustfile starts for itself),
+collector (per-host runs, totals, run summary, findings per host, checks), csv_sink
+(``<prefix>_tcp.csv``), webui (the "TCP states" tab, findings on top, and chart page),
+tcp_user (a raw TCP User with connect and request timings), target / http_target (the
+target a locustfile starts for itself),
 demo_run (``socklife demo``), plugin (the wiring into Locust's events).
 May import harness.kernel, harness.observe, harness.schema, harness.sockets, harness.lab,
-harness.sinks and harness.views (the live view the demo draws); never harness.commands.
+harness.sinks and harness.views (the live view the demo draws, the findings' sentences);
+never harness.commands.
 """
 
 import sys

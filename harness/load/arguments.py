@@ -1,4 +1,5 @@
-"""The ``--socklife-*`` arguments and the ``NAME=N`` rules of ``--socklife-max``.
+"""The ``--socklife-*`` arguments, the ``NAME=N`` rules of ``--socklife-max`` and the
+severity of ``--socklife-fail-on``.
 
 Arguments are added to Locust's parser itself (not a group) so the web UI shows them.
 Rules are harness.observe.thresholds rules (the same names as `socklife check --max`).
@@ -57,8 +58,13 @@ def add_arguments(parser) -> None:
                         help="socklife: share of one core the sampler may spend on what "
                              "may be older than one sample (TIME_WAIT details, owners, "
                              "sysctls); the counts stay exact every sample.")
+    parser.add_argument("--socklife-fail-on", choices=("warning", "critical"), default=None,
+                        metavar="SEVERITY", include_in_web_ui=False,
+                        help="socklife: exit 3 when a finding (docs/findings.md) is this "
+                             "severe or worse: warning or critical.")
     parser.add_argument("--socklife-record", default=None, metavar="FILE",
-                        help="socklife: also write every sample as JSONL to FILE.")
+                        help="socklife: also write every sample as JSONL to FILE (its "
+                             "summary line carries the findings).")
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,7 @@ class Settings:
     rules: tuple[Rule, ...] = ()
     record: str | None = None
     csv_prefix: str | None = None
+    fail_on: str | None = None
 
     @classmethod
     def from_options(cls, options) -> Settings:
@@ -90,6 +97,7 @@ class Settings:
             rules=rules,
             record=getattr(options, "socklife_record", None) or None,
             csv_prefix=getattr(options, "csv_prefix", None) or None,
+            fail_on=getattr(options, "socklife_fail_on", None) or None,
         )
 
 

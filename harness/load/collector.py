@@ -1,10 +1,12 @@
-"""Samples from every sampling host: latest per host, totals, the run summary, the checks.
+"""Samples from every sampling host: latest per host, totals, the run summary, the
+findings, the checks.
 
 The collector lives where the results go (the master, or the single process of a local
 run). Each host (host name + namespace) sends its own samples, so a total is the sum of
 each host's latest sample: a host is counted once however many workers it runs. Each
-host's run is folded by harness.observe.thresholds.RunSummary; the run summary over all
-hosts takes the worst host for peaks and extremes and the sum for counts of events.
+host's run is folded by harness.observe.summary.RunSummary (with its Evidence); the run
+summary over all hosts takes the worst host for peaks and extremes and the sum for
+counts of events, and the findings are each host's own (``host`` says which).
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from harness.kernel.inet_diag import STATES
+from harness.observe.findings import at_least, over_hosts
 from harness.observe.summary import RunSummary, combine
 from harness.observe.thresholds import evaluate, failed_lines
+from harness.views.findings import finding_lines
 
 SERIES_LEN = 900  # points kept for the chart page
 
@@ -25,7 +29,10 @@ class HostRun:
 
     label: str
     latest: dict | None = None
-    run: RunSummary = field(default_factory=RunSummary)
+    run: RunSummary = field(init=False)
+
+    def __post_init__(self):
+        self.run = RunSummary(host=self.label)
 
     @property
     def samples(self) -> int:
@@ -69,6 +76,21 @@ class Collector:
                          f"peaks {busy or 'none'}")
         return lines
 
+    def findings(self) -> list[dict]:
+        """Every host's findings so far, critical first, each with its ``host``."""
+        return over_hosts([(h.label, h.run.evidence) for h in self.hosts.values()],
+                          self.eaddrnotavail)
+
+    def finding_lines(self, width: int = 100) -> list[str]:
+        """The findings as sentences, per host, for the end of a run."""
+        found = self.findings()
+        lines = []
+        for host in self.hosts.values():
+            own = [f for f in found if f.get("host") == host.label]
+            lines += finding_lines([{**f, "host": None} for f in own], width,
+                                   title=f"socklife: {host.label}: ")
+        return lines
+
     def summary(self) -> dict:
         """The records.Summary over all hosts."""
         runs = [h.run for h in self.hosts.values()]
@@ -77,6 +99,11 @@ class Collector:
             out["hosts"] = {h.label: h.samples for h in self.hosts.values()}
         return out
 
-    def failed_checks(self, rules) -> list[str]:
-        """One ``CHECK FAILED: <rule> observed <value>`` line per violated rule."""
-        return failed_lines(evaluate(rules, self.summary()))
+    def failed_checks(self, rules, fail_on: str | None = None) -> list[str]:
+        """One ``CHECK FAILED: <rule> observed <value>`` line per violated rule, and one
+        per finding at or above ``fail_on``."""
+        lines = failed_lines(evaluate(rules, self.summary()))
+        for f in at_least(self.findings(), fail_on) if fail_on else ():
+            lines.append(f"CHECK FAILED: {f['severity']} finding {f['id']} {f['subject']} "
+                         f"on {f['host']} (--socklife-fail-on {fail_on})")
+        return lines

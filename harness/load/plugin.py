@@ -5,8 +5,10 @@ process of a local run) one process per host and namespace samples the kernel
 (hostkey.py) and sends each sample as a ``socklife_sample`` message: to the master, or,
 in a local run, straight to its own handler (Locust's LocalRunner delivers to itself).
 Where results go (master or local) the handler adds Locust's rates, feeds the collector,
-writes ``<csv-prefix>_tcp.csv`` and the optional JSONL, and at ``quitting`` checks the
-``--socklife-max`` rules: one ``CHECK FAILED`` line each and exit code 3.
+writes ``<csv-prefix>_tcp.csv`` and the optional JSONL (whose summary line carries the
+findings), and at ``quitting`` prints each host's findings, then its figures, and checks
+the ``--socklife-max`` rules and ``--socklife-fail-on``: one ``CHECK FAILED`` line each
+and exit code 3.
 """
 
 from __future__ import annotations
@@ -176,12 +178,13 @@ class LoadWatch:
         data = msg.data
         sample = data["sample"]
         sample["locust"] = self.rates.figures(self.runner, time.monotonic())
-        self.collector.add(data["key"], data["label"], sample)
-        self.collector.eaddrnotavail = eaddrnotavail_count(self.runner.stats)
+        # the files first: they keep the sample whatever the fold does
         if self.csv and not self.csv.failed:
             self._write(self.csv.add, data["label"], sample)
         if self.jsonl and not self.jsonl.failed:
             self._write(self.jsonl.write, {**sample, "host": data["label"]})
+        self.collector.add(data["key"], data["label"], sample)
+        self.collector.eaddrnotavail = eaddrnotavail_count(self.runner.stats)
 
     def _write(self, write, *args) -> None:
         """A file that cannot be written (a full disk) keeps its complete lines and gets
@@ -206,7 +209,8 @@ class LoadWatch:
         self.checked = []
         if self.collector is not None:
             self.collector.eaddrnotavail = eaddrnotavail_count(self.runner.stats)
-            self.checked = self.collector.failed_checks(self.settings.rules)
+            self.checked = self.collector.failed_checks(self.settings.rules,
+                                                        self.settings.fail_on)
             if self.jsonl:
                 try:
                     self.jsonl.close(self.collector.summary())
@@ -220,8 +224,9 @@ class LoadWatch:
 
     def on_quitting(self, environment, **_kw) -> None:
         lines = self.finish()
-        for line in self.collector.host_lines() if self.collector else ():
-            print(line, flush=True)
+        if self.collector is not None:  # what went wrong first, then the figures
+            for line in self.collector.finding_lines() + self.collector.host_lines():
+                print(line, flush=True)
         for line in lines:
             print(line, flush=True)
         for line in self.write_errors:

@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0  # the parent died before the death signal was armed
     # SIGTERM stops the schedule (never cuts a line short): one last sample, the end
     with Sampler(args.netns, args.port, args.interval, args.leak_threshold,
-                 cpu_budget=args.cpu_budget / 100) as sampler, \
+                 cpu_budget=args.cpu_budget / 100, fold=False) as sampler, \
             Schedule(args.interval, last_on_stop=True) as schedule, \
             stop_on_signals(schedule, (signal.SIGTERM,)):
         if early:

@@ -1,9 +1,11 @@
 """The "TCP states" tab of Locust's web UI, and a plain page with a chart of states.
 
 The tab is a stock extended table: its rows ride along in the ``/stats/requests`` JSON
-the UI polls every 2 s while a test runs (``extended_stats``). The chart is a page of
-its own, ``/socklife/chart``, drawing the total of each state over time as inline SVG
-from ``/socklife/series``; the tab links to it.
+the UI polls every 2 s while a test runs (``extended_stats``). The run's findings come
+first, one row each (host, severity, finding, what was seen and the fix), computed
+afresh at every poll from each host's evidence; then one row per host with its latest
+sample's figures, and a total. The chart is a page of its own, ``/socklife/chart``,
+drawing the total of each state over time as inline SVG from ``/socklife/series``.
 """
 
 from __future__ import annotations
@@ -17,14 +19,33 @@ from harness.observe.figures import fullest_listener, headroom, leak_count
 TAB_KEY = "tcp-states"
 SHOWN = ("ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT",
          "CLOSE_WAIT", "LAST_ACK", "LISTEN")
-STRUCTURE = [{"key": "host", "title": "Host"}, {"key": "samples", "title": "Samples"},
+STRUCTURE = [{"key": "host", "title": "Host"}, {"key": "severity", "title": "Severity"},
+             {"key": "finding", "title": "Finding"},
+             {"key": "what", "title": "What was seen, and the fix"},
+             {"key": "samples", "title": "Samples"},
              *({"key": s.lower(), "title": s} for s in SHOWN),
              {"key": "accept_queue", "title": "Accept queue"},
              {"key": "leaks", "title": "Leaks"},
              {"key": "headroom", "title": "Port headroom"}]
 
 
+BLANK = {column["key"]: "" for column in STRUCTURE}
+
+
+def finding_rows(collector: Collector) -> list[dict]:
+    """One row per finding so far, critical first (the figures' columns left empty)."""
+    return [{**BLANK, "host": f["host"], "severity": f["severity"].upper(),
+             "finding": f"{f['id']} {f['subject']}", "what": f"{f['summary']} Fix: {f['fix']}"}
+            for f in collector.findings()]
+
+
 def table_rows(collector: Collector) -> list[dict]:
+    """The findings, then one row per host, then a total (each host's latest sample
+    counted once)."""
+    return finding_rows(collector) + host_rows(collector)
+
+
+def host_rows(collector: Collector) -> list[dict]:
     """One row per host, then a total (each host's latest sample counted once)."""
     rows = []
     for run in collector.hosts.values():
@@ -32,14 +53,14 @@ def table_rows(collector: Collector) -> list[dict]:
         top = fullest_listener(s)
         room = headroom(s)
         rows.append({
-            "host": run.label, "samples": run.samples,
+            **BLANK, "host": run.label, "samples": run.samples,
             **{name.lower(): s["states"].get(name, 0) for name in SHOWN},
             "accept_queue": f"{top['accept_queue']}/{top['backlog'] + 1}" if top else "",
             "leaks": leak_count(s), "headroom": "" if room is None else room,
         })
     if len(rows) > 1:
         total = collector.total_states()
-        rows.append({"host": "Total", "samples": sum(r["samples"] for r in rows),
+        rows.append({**BLANK, "host": "Total", "samples": sum(r["samples"] for r in rows),
                      **{name.lower(): total[name] for name in SHOWN},
                      "accept_queue": "", "leaks": sum(r["leaks"] for r in rows),
                      "headroom": ""})

@@ -3,9 +3,10 @@
 snapshot (one reading, a records.Sample), listeners (accept/SYN queues, fill),
 ports (ephemeral use per destination and the exhaustion forecast), timewait (TIME_WAIT
 aggregated from raw dump bytes), leaks (CLOSE_WAIT ages by cookie, owner cache),
-sampler (a sample every interval: rates, bounded history, run summary), doctor (risks
-explained with their fixes), thresholds (NAME=N rules over a run summary), runfile and
-baseline (recorded runs for `check`), lifecycle (per-socket transitions from
-tracepoints, TIME_WAIT inferred), timeline (tracepoints and captured segments merged
-per connection, relative seq/ack).
+sampler (a sample every interval: rates, bounded history, run summary), loop (the one
+sampling schedule), summary and figures (a run folded into its figures), evidence and
+findings (the one rule set: what went wrong, with the evidence and the fix),
+thresholds (NAME=N rules over a run summary), runfile and baseline (recorded runs for
+`check`), lifecycle (per-socket transitions from tracepoints, TIME_WAIT inferred),
+timeline (tracepoints and captured segments merged per connection, relative seq/ack).
 """

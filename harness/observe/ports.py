@@ -59,9 +59,10 @@ def tw_figures(tw_hist) -> tuple[int, float]:
 
 
 def forecast(remote: str, open_n: int, tw: tuple[int, float], usable: int, tw_reuse: int,
-             open_growth_per_s: float = 0.0) -> dict:
-    """One ``by_destination`` row: in_use, fraction, rate_per_s, exhausted_in_s, forecast;
-    ``tw`` is the destination's ``tw_figures``.
+             open_growth_per_s: float = 0.0, syn_sent: tuple[int, int] = (0, 0)) -> dict:
+    """One ``by_destination`` row: in_use, fraction, rate_per_s, exhausted_in_s, forecast,
+    and open, closes_per_s, syn_sent, syn_retrans_max; ``tw`` is the destination's
+    ``tw_figures``, ``syn_sent`` its SYN_SENT sockets and their most SYN retransmissions.
 
     Steady state = rate x 60 s + sockets open now. Below the usable range: "steady at
     X% of range" and no exhaustion; above it: (usable - in_use) / rate seconds. With
@@ -95,24 +96,28 @@ def forecast(remote: str, open_n: int, tw: tuple[int, float], usable: int, tw_re
     else:
         share = 100 * binding / usable if usable else 100.0
         row["forecast"] = f"at {share:.0f}% of range{note}"
+    row.update(open=open_n, closes_per_s=round(tw_rate, 2), syn_sent=syn_sent[0],
+               syn_retrans_max=syn_sent[1])
     return row
 
 
 def ephemeral_forecast(open_by_dest, tw_by_dest, ports_in_use: int, sysctls: dict,
-                       open_growth=None) -> dict:
+                       open_growth=None, syn_sent=None) -> dict:
     """records.Ephemeral from per-destination open counts and TIME_WAIT figures
-    (``tw_figures`` per remote). ``by_destination`` keeps the MAX_DESTINATIONS most used
-    and every one forecast to run out; ``destinations`` counts them all."""
+    (``tw_figures`` per remote; ``syn_sent``: syn_sent_by_destination of the same
+    records). ``by_destination`` keeps the MAX_DESTINATIONS most used and every one
+    forecast to run out or with a SYN retransmitted; ``destinations`` counts them all."""
     lo, hi = sysctls.get("ip_local_port_range", [32768, 60999])
     usable = usable_ports([lo, hi], sysctls.get("ip_local_reserved_ports", []))
     reuse = sysctls.get("tcp_tw_reuse", 2)
     growth = open_growth or {}
+    syn = syn_sent or {}
     rows = [forecast(remote, open_by_dest.get(remote, 0), tw_by_dest.get(remote, (0, 0.0)),
-                     usable, reuse, growth.get(remote, 0.0))
+                     usable, reuse, growth.get(remote, 0.0), syn.get(remote, (0, 0)))
             for remote in set(open_by_dest) | set(tw_by_dest)]
     rows.sort(key=lambda r: (-r["in_use"], r["remote"]))
     kept = rows[:MAX_DESTINATIONS] + [r for r in rows[MAX_DESTINATIONS:]
-                                      if r["exhausted_in_s"] is not None]
+                                      if r["exhausted_in_s"] is not None or r["syn_retrans_max"]]
     return {"range": [lo, hi], "usable": usable, "in_use": ports_in_use,
             "destinations": len(rows), "by_destination": kept}
 
@@ -134,3 +139,15 @@ def split_by_destination(records, sysctls: dict):
         else:
             open_by[r.remote] += 1
     return open_by, tw_by, len(ports)
+
+
+def syn_sent_by_destination(records) -> dict[str, tuple[int, int]]:
+    """``{remote: (SYN_SENT sockets, their most SYN retransmissions)}``: a connect() whose
+    SYN went unanswered is retransmitted after the initial 1 s RTO, then 2 s, 4 s later
+    (idiag_retrans counts them), so a retransmission means a SYN was lost or dropped."""
+    out: dict[str, tuple[int, int]] = {}
+    for r in records:
+        if r.state == "SYN_SENT":
+            n, most = out.get(r.remote, (0, 0))
+            out[r.remote] = (n + 1, max(most, r.retrans))
+    return out

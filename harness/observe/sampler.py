@@ -27,6 +27,10 @@ Everything read from the kernel goes through ``reader`` (kernel.reader.Namespace
 by default), so a test can run the sampler on recorded bytes without root; ``clock``
 gives the sample's time. A one-shot snapshot is a Sampler's first sample with
 ``owner_after_s=0`` (every owner looked up) and ``meter=False`` (no cost section).
+``fold`` folds each sample into ``run`` (summary.RunSummary: the run's summary and
+findings, what `record` and `doctor` end with); a sampler whose samples are folded
+elsewhere or not at all (snapshot, watch, the exporter, the Locust child) passes False
+and never imports the rules.
 """
 
 from __future__ import annotations
@@ -43,8 +47,12 @@ from harness.kernel.sockstat import minisockets, time_wait
 from harness.observe.budget import Budget
 from harness.observe.leaks import DEFAULT_THRESHOLD_S, LeakTracker, OwnerCache, close_wait_rows
 from harness.observe.listeners import flag_listeners, listener_rows
-from harness.observe.ports import ephemeral_forecast, split_by_destination, tw_figures
-from harness.observe.summary import RunSummary
+from harness.observe.ports import (
+    ephemeral_forecast,
+    split_by_destination,
+    syn_sent_by_destination,
+    tw_figures,
+)
 from harness.observe.timewait import TimeWaitGroups, TimeWaitView, time_wait_analysis
 from harness.schema.version import SCHEMA
 
@@ -54,9 +62,9 @@ OWNER_AFTER_S = 0.5  # a CLOSE_WAIT socket's owner is looked up once it has last
 # The kernel counters a sample carries (Tcp and TcpExt names, as nstat shows them).
 COUNTERS = (
     "ListenOverflows", "ListenDrops", "TW", "TWRecycled", "TWKilled", "ActiveOpens",
-    "PassiveOpens", "AttemptFails", "EstabResets", "OutRsts", "RetransSegs",
+    "PassiveOpens", "AttemptFails", "EstabResets", "OutRsts", "OutSegs", "RetransSegs",
     "TCPTimeouts", "TCPSynRetrans", "TCPAbortOnTimeout", "TCPAbortOnClose",
-    "SyncookiesSent", "TCPReqQFullDrop", "TCPReqQFullDoCookies",
+    "SyncookiesSent", "TCPReqQFullDrop", "TCPReqQFullDoCookies", "TCPTimeWaitOverflow",
 )
 
 
@@ -88,7 +96,7 @@ class Sampler:
                  leak_threshold_s: float = DEFAULT_THRESHOLD_S, detail_s: float = 1.0,
                  history: int | None = None, *, reader=None, clock=time.time,
                  owner_after_s: float = OWNER_AFTER_S, meter: bool = True,
-                 cpu_budget: float = DEFAULT_CPU_BUDGET):
+                 cpu_budget: float = DEFAULT_CPU_BUDGET, fold: bool = True):
         self.netns = netns
         self.ports = tuple(ports)
         self.interval = interval
@@ -110,7 +118,11 @@ class Sampler:
         self._sysctls: dict | None = None
         self._tw_mostly_ours = False  # most TIME_WAIT sockets are on self.ports
         self._ever_full: set[str] = set()
-        self.run = RunSummary()
+        self.run = None
+        if fold:  # the run's summary and findings (the rules' imports only where asked)
+            from harness.observe.summary import RunSummary
+
+            self.run = RunSummary()
 
     def close(self) -> None:
         self.reader.close()
@@ -224,6 +236,9 @@ class Sampler:
         rates = self._rates(now, counters)
         listeners = listener_rows(records, owners)
         flag_listeners(listeners, rates.get("ListenOverflows"), self._ever_full)
+        port_of = {r.local: r.sport for r in records if r.state == "LISTEN"}
+        for row in listeners:  # server-side TIME_WAIT: the server closed first
+            row["time_wait"] = tw.on_port(port_of[row["local"]])
         close_wait = close_wait_rows(records, owners)
         leaks = self.leaks.update(close_wait, now)
 
@@ -237,7 +252,8 @@ class Sampler:
             growth = (states["TIME_WAIT"] - past[2]) / dt
             open_growth = {d: (n - past[3].get(d, 0)) / dt for d, n in open_by.items()}
         in_use = tw.ports_in_use(open_ports)
-        ephemeral = ephemeral_forecast(open_by, self._tw_figures, in_use, sysctls, open_growth)
+        ephemeral = ephemeral_forecast(open_by, self._tw_figures, in_use, sysctls, open_growth,
+                                       syn_sent_by_destination(records))
         self.history.append((now, states, states["TIME_WAIT"], dict(open_by)))
         sample = {
             "schema": SCHEMA,
@@ -261,7 +277,8 @@ class Sampler:
         self.budget.exact(time.process_time() - cpu_started - optional)
         if self._meter is not None:
             sample["sampler"] = self._meter.read(time.monotonic() - started, missed)
-        self.run.add(sample)
+        if self.run is not None:
+            self.run.add(sample)
         return sample
 
     def _rates(self, now: float, counters: dict) -> dict:
@@ -279,7 +296,9 @@ class Sampler:
         return None
 
     def summary(self, eaddrnotavail: int = 0) -> dict:
-        """The records.Summary of the samples taken so far."""
+        """The records.Summary of the samples taken so far (a folding sampler's)."""
+        if self.run is None:
+            raise ValueError("this sampler does not fold its samples (fold=False)")
         return self.run.summary(eaddrnotavail)
 
 

@@ -14,5 +14,6 @@ from harness.observe.sampler import Sampler
 def take(netns: str | None = None, ports=(), reader=None) -> dict:
     """A records.Sample of ``netns`` (None: this namespace), ``ports`` filtered in the
     kernel; ``reader`` replaces the kernel (tests)."""
-    with Sampler(netns, ports, reader=reader, owner_after_s=0, meter=False) as sampler:
+    with Sampler(netns, ports, reader=reader, owner_after_s=0, meter=False,
+                 fold=False) as sampler:
         return sampler.sample()

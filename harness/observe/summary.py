@@ -2,12 +2,13 @@
 
 ``RunSummary.add(sample)`` folds one host's samples as they come (record, the Locust
 collector, a file being read); ``merge`` folds another host's run in, and
-``summary()`` writes the record: the only place its keys are written. Over several
-hosts the worst host gives peaks, extremes and fills, and counts of events add up.
-Three figures also keep who is behind them, for a failed rule to name: the listener at
-the fill peak (``accept_queue_fullest``), the destination at the fraction peak
-(``ephemeral_busiest``) and the CLOSE_WAIT sockets at the settled peak
-(``close_wait_held``)::
+``summary()`` writes the record: the only place its keys are written. Each run also
+folds its samples into an Evidence, and the summary opens with the run's findings
+(harness.observe.findings), per host. Over several hosts the worst host gives peaks,
+extremes and fills, and counts of events add up. Three figures also keep who is behind
+them, for a failed rule to name: the listener at the fill peak (``accept_queue_fullest``),
+the destination at the fraction peak (``ephemeral_busiest``) and the CLOSE_WAIT sockets
+at the settled peak (``close_wait_held``)::
 
     >>> a, b = RunSummary(), RunSummary()
     >>> a.add({"time": 1.0, "states": {"TIME_WAIT": 5}})
@@ -23,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from harness.kernel.inet_diag import STATES
+from harness.observe.evidence import Evidence
 from harness.observe.figures import (
     busiest_destination,
     fraction_max,
@@ -30,6 +32,7 @@ from harness.observe.figures import (
     headroom,
     listener_fill,
 )
+from harness.observe.findings import over_hosts
 
 KEPT_LEAKS = 1000  # leaked sockets listed per host (all are counted)
 LEAK_FIELDS = ("local", "remote", "pid", "process", "fd", "age_s")
@@ -49,8 +52,12 @@ def _identity(row: dict):
 
 @dataclass
 class RunSummary:
-    """One run's fold (of one host, or merged over several)."""
+    """One run's fold (of one host, or merged over several); ``host`` labels its
+    findings (the Locust plugin's sampling host; None for a one-host recording)."""
 
+    host: str | None = None
+    evidence: Evidence = field(default_factory=Evidence)
+    parts: list = field(default_factory=list)  # the runs merged in, for their findings
     samples: int = 0
     started: float | None = None
     ended: float | None = None
@@ -77,6 +84,7 @@ class RunSummary:
     rss_max: int | None = None
 
     def add(self, sample: dict) -> None:
+        self.evidence.add(sample)
         self.samples += 1
         t = sample.get("time")
         if t is not None:
@@ -148,6 +156,7 @@ class RunSummary:
 
     def merge(self, other: RunSummary) -> None:
         """Fold another host's run into this one."""
+        self.parts.append(other)
         self.overflows_before = self.listen_overflows() + other.listen_overflows()
         self.first_counters = self.last_counters = None
         self.samples += other.samples
@@ -181,6 +190,15 @@ class RunSummary:
         rss = [r for r in (self.rss_max, other.rss_max) if r is not None]
         self.rss_max = max(rss, default=None)
 
+    def host_evidence(self) -> list[tuple[str | None, Evidence]]:
+        """(host, Evidence) of this run and of each run merged into it."""
+        own = [(self.host, self.evidence)] if self.evidence.samples else []
+        return own + [pair for part in self.parts for pair in part.host_evidence()]
+
+    def findings(self, eaddrnotavail: int = 0) -> list[dict]:
+        """The run's records.Finding list, critical first, each host's own."""
+        return over_hosts(self.host_evidence(), eaddrnotavail)
+
     def summary(self, eaddrnotavail: int = 0) -> dict:
         """The records.Summary of the run."""
         leaks = sorted(self.leak_rows.values(), key=lambda r: -r["age_s"])
@@ -189,6 +207,7 @@ class RunSummary:
         if self.samples == 1:
             settled, held = self.peaks.get("CLOSE_WAIT", 0), list(self.first_close_wait)
         return {
+            "findings": self.findings(eaddrnotavail),
             "samples": self.samples,
             "duration_s": round((self.ended or 0) - (self.started or 0), 3),
             "started": self.started, "ended": self.ended,

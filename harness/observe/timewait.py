@@ -143,6 +143,11 @@ class TimeWaitView:
     def count(self) -> int:
         return sum(self.hist.values())
 
+    def on_port(self, port: int) -> int:
+        """TIME_WAIT sockets whose local port is ``port`` (a listener's: the server
+        closed them first)."""
+        return self._groups.sports.get((port >> 8, port & 0xFF), 0)
+
     def ports_in_use(self, open_ports) -> int:
         """Distinct ephemeral local ports held by these sockets and ``open_ports``, on
         ``(hi, lo)`` pairs. The TIME_WAIT part is computed once per view (the sampler

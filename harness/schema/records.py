@@ -8,11 +8,19 @@ path), static checkers see the keys, and the same declarations give the JSON Sch
 (``harness/schema/sample.schema.json``), the validator the readers use
 (``harness.schema.validate``) and docs/record-format.md. A field is
 ``Annotated[type, F(meaning, unit)]``; ``NotRequired`` marks a field only some producers
-write (they say which).
+write (they say which), or one added after schema 1 was first written (older files lack
+it; the field's meaning says so).
 
 ``harness.schema.version.SCHEMA`` is written in every line (``"schema": 1``). It changes
 only when a field changes meaning or type or a required field goes; a new optional field
 keeps it.
+
+Findings (``Finding``: what went wrong, the evidence, the fix; harness.observe.findings)
+kept schema 1: they arrived as optional fields (``Summary.findings``, and the sample
+fields the rules read: ``Listener.time_wait``, ``Destination.open``, ``closes_per_s``,
+``syn_sent``, ``syn_retrans_max``), so every file written before still reads, and a
+reader computes the findings of an older file from its samples. ``CheckReport`` gained
+required fields (``findings``, ``fail_on``): no socklife reader reads it back.
 
     >>> sorted(Listener.__required_keys__)[:3]
     ['accept_queue', 'backlog', 'ever_full']
@@ -20,6 +28,8 @@ keeps it.
 
 from dataclasses import dataclass
 from typing import Annotated, Literal, NotRequired, TypedDict
+
+from harness.schema.catalogue import FINDING_IDS, SEVERITIES
 
 
 @dataclass(frozen=True)
@@ -72,6 +82,9 @@ class Listener(TypedDict):
         "ListenOverflows rate of the namespace (one counter for every listener; null in "
         "the first sample)", "1/s")]
     ever_full: Annotated[bool, F("seen full at some sample of this run")]
+    time_wait: NotRequired[Annotated[int, F(
+        "TIME_WAIT sockets on its port: connections the server closed first (absent "
+        "from records made before findings)", "sockets")]]
 
 
 class CloseWaitSocket(TypedDict):
@@ -141,6 +154,19 @@ class Destination(TypedDict):
         "forecast time until connect() to it fails with EADDRNOTAVAIL (null: it will "
         "not at this rate)", "s")]
     forecast: Annotated[str, F("the forecast in words")]
+    open: NotRequired[Annotated[int, F(
+        "of in_use, the ports held by open sockets (not TIME_WAIT): with tcp_tw_reuse "
+        "applying to this destination, the only ones connect() cannot take (absent from "
+        "records made before findings, like the three below)", "ports")]]
+    closes_per_s: NotRequired[Annotated[float, F(
+        "connections to it closed by this side per second, read from the TIME_WAIT timers "
+        "of the last 10 s (client-side TIME_WAIT)", "1/s")]]
+    syn_sent: NotRequired[Annotated[int, F("sockets in SYN_SENT towards it: connect() "
+                                           "waiting for the SYN+ACK", "sockets")]]
+    syn_retrans_max: NotRequired[Annotated[int, F(
+        "most SYN retransmissions among them (idiag_retrans): 1 means a SYN went "
+        "unanswered for the initial 1 s RTO; how long the others waited depends on "
+        "tcp_syn_linear_timeouts")]]
 
 
 class Ephemeral(TypedDict):
@@ -150,7 +176,8 @@ class Ephemeral(TypedDict):
     usable: Annotated[int, F("ports in the range less ip_local_reserved_ports", "ports")]
     in_use: Annotated[int, F("distinct ports of the range held by client sockets",
                              "ports")]
-    destinations: Annotated[int, F("destinations client sockets are held towards")]
+    destinations: NotRequired[Annotated[int, F(
+        "destinations client sockets are held towards (added in schema 1's second release)")]]
     by_destination: Annotated[list[Destination], F(
         "per destination, most used first: the 50 most used and every one forecast to "
         "run out (destinations counts them all)")]
@@ -178,6 +205,9 @@ class Sysctls(TypedDict, total=False):
                                            "is dropped")]
     tcp_synack_retries: Annotated[int, F("SYN+ACK retransmissions of a listener")]
     tcp_syn_retries: Annotated[int, F("SYN retransmissions of connect()")]
+    tcp_syn_linear_timeouts: Annotated[int, F(
+        "SYN retransmissions that wait the initial RTO (1 s) before the doubling starts "
+        "(Linux >= 6.7; absent before, and from records made before findings)")]
     tcp_retries2: Annotated[int, F("retransmission budget of an established connection "
                                    "(turned into a time by the kernel)")]
 
@@ -233,20 +263,127 @@ class Sample(TypedDict):
     counters: Annotated[dict[str, int], F(
         "kernel Tcp/TcpExt counters, cumulative since the namespace was made "
         "(ListenOverflows, ListenDrops, TW, TWRecycled, TWKilled, ActiveOpens, "
-        "PassiveOpens, AttemptFails, EstabResets, OutRsts, RetransSegs, TCPTimeouts, "
-        "TCPSynRetrans, TCPAbortOnTimeout, TCPAbortOnClose, SyncookiesSent, "
-        "TCPReqQFullDrop, TCPReqQFullDoCookies; one the kernel lacks is left out)")]
+        "PassiveOpens, AttemptFails, EstabResets, OutRsts, OutSegs, RetransSegs, "
+        "TCPTimeouts, TCPSynRetrans, TCPAbortOnTimeout, TCPAbortOnClose, SyncookiesSent, "
+        "TCPReqQFullDrop, TCPReqQFullDoCookies, TCPTimeWaitOverflow; one the kernel lacks "
+        "is left out; OutSegs and TCPTimeWaitOverflow are absent from records made before "
+        "findings)")]
     rates: Annotated[dict[str, float], F(
         "the same counters per second since the previous sample (empty in the first)",
         "1/s")]
     sysctls: Annotated[Sysctls, F("the namespace's TCP sysctls")]
-    ages_s: Annotated[Ages, F("how old the parts refreshed under the CPU budget are")]
+    ages_s: NotRequired[Annotated[Ages, F(
+        "how old the parts refreshed under the CPU budget are (added in schema 1's second "
+        "release; older files lack it)")]]
     sampler: NotRequired[Annotated[SamplerCost, F(
         "the sampler's own cost (samples of a run; absent from a one-shot snapshot)")]]
     host: NotRequired[Annotated[str, F("sampling host, host name/namespace (Locust "
                                        "plugin records)")]]
     locust: NotRequired[Annotated[LocustFigures, F("Locust's figures (Locust plugin "
                                                    "records)")]]
+
+
+# --- Findings: what went wrong, the evidence, the fix -----------------------------------
+
+FindingId = Literal[FINDING_IDS]  # docs/findings.md
+Severity = Literal[SEVERITIES]
+
+
+class FindingEvidence(TypedDict):
+    """The figures behind a finding. Every finding has the three first fields; the others
+    are written by the findings that have them (docs/findings.md says which)."""
+
+    first_seen: Annotated[float | None, F("first sample where it held (Unix time; null: "
+                                          "a standing fact, not an event)", "s")]
+    last_seen: Annotated[float | None, F("last sample where it held (Unix time)", "s")]
+    samples: Annotated[int, F("samples where it held")]
+    backlog: NotRequired[Annotated[int, F("the listener's effective backlog (its queue "
+                                          "holds backlog + 1)", "sockets")]]
+    somaxconn: NotRequired[Annotated[int, F("net.core.somaxconn, the cap on a backlog",
+                                            "sockets")]]
+    clamped: NotRequired[Annotated[bool, F("the backlog equals somaxconn: listen() may "
+                                           "have asked for more")]]
+    accept_queue_max: NotRequired[Annotated[int, F("longest accept queue seen", "sockets")]]
+    fill_max: NotRequired[Annotated[float, F("highest accept_queue / (backlog + 1)",
+                                             "ratio")]]
+    pid: NotRequired[Annotated[int | None, F("process holding the socket(s)")]]
+    process: NotRequired[Annotated[str | None, F("its name")]]
+    counters: NotRequired[Annotated[dict[str, int], F(
+        "growth of the kernel counters behind it during the run (per namespace)")]]
+    rates_start: NotRequired[Annotated[dict[str, float], F(
+        "those counters' rates at the run's start", "1/s")]]
+    rates_peak: NotRequired[Annotated[dict[str, float], F(
+        "their highest rate over a window of the run", "1/s")]]
+    syn_sent: NotRequired[Annotated[int, F("most clients seen waiting in SYN_SENT",
+                                           "sockets")]]
+    syn_retrans_max: NotRequired[Annotated[int, F(
+        "most SYN retransmissions a waiting client reached")]]
+    wait_s: NotRequired[Annotated[float, F(
+        "time a client had waited for its connection at that many retransmissions "
+        "(1 s apart for the first tcp_syn_linear_timeouts + 1, then doubling: 1, 2, 3, "
+        "4, 5, 7, 11 s with its default 4; 1, 3, 7, 15 s without)", "s")]]
+    syn_recv_max: NotRequired[Annotated[int, F("most request sockets (SYN_RECV) seen",
+                                               "sockets")]]
+    sockets: NotRequired[Annotated[int, F("most sockets in that state at one sample",
+                                          "sockets")]]
+    sockets_end: NotRequired[Annotated[int, F("of those, still there at the last sample",
+                                              "sockets")]]
+    oldest_s: NotRequired[Annotated[float, F("age of the oldest, from when this run first "
+                                             "saw it", "s")]]
+    leaks: NotRequired[Annotated[int, F("of those, sockets past the leak threshold",
+                                        "sockets")]]
+    threshold_s: NotRequired[Annotated[float, F("the leak threshold", "s")]]
+    fds: NotRequired[Annotated[list[int], F("some of the file descriptors (at most 8)")]]
+    peers: NotRequired[Annotated[list[str], F("some of the peers, ip:port (at most 8)")]]
+    usable: NotRequired[Annotated[int, F("usable ephemeral ports (ip_local_port_range less "
+                                         "reserved)", "ports")]]
+    in_use_max: NotRequired[Annotated[int, F("most local ports held towards it (open and "
+                                             "TIME_WAIT)", "ports")]]
+    blocking_max: NotRequired[Annotated[int, F(
+        "most ports connect() could not take (in_use, or only the open ones where "
+        "tcp_tw_reuse applies)", "ports")]]
+    exhausted_in_s: NotRequired[Annotated[float | None, F(
+        "soonest forecast time to exhaustion (null: no forecast of it)", "s")]]
+    eaddrnotavail: NotRequired[Annotated[int, F("connect() failures with EADDRNOTAVAIL "
+                                                "(Locust's error table)")]]
+    tcp_tw_reuse: NotRequired[Annotated[int, F("the namespace's tcp_tw_reuse")]]
+    reuse_applies: NotRequired[Annotated[bool, F("tcp_tw_reuse lets connect() to this "
+                                                 "destination take TIME_WAIT ports")]]
+    time_wait: NotRequired[Annotated[int, F("most TIME_WAIT sockets it held", "sockets")]]
+    tcp_max_tw_buckets: NotRequired[Annotated[int, F("the namespace's cap on TIME_WAIT "
+                                                     "sockets", "sockets")]]
+    connections_per_s: NotRequired[Annotated[float, F(
+        "highest rate of new connections (over a window)", "1/s")]]
+    requests_per_s: NotRequired[Annotated[float | None, F(
+        "Locust's requests per second then (null: not a Locust run)", "1/s")]]
+    steady_state: NotRequired[Annotated[int, F(
+        "TIME_WAIT sockets that rate keeps alive (rate x 60 s)", "sockets")]]
+    time_wait_side: NotRequired[Annotated[Literal["client", "none"], F(
+        "where the TIME_WAIT stays: client (here: it closed first) or none here (the "
+        "server closes first, or resets)")]]
+    tcp_max_syn_backlog: NotRequired[Annotated[int, F("net.ipv4.tcp_max_syn_backlog",
+                                                      "sockets")]]
+    tcp_syncookies: NotRequired[Annotated[int, F("net.ipv4.tcp_syncookies")]]
+    range: NotRequired[Annotated[tuple[int, int], F("ip_local_port_range", "ports")]]
+
+
+class Finding(TypedDict):
+    """What went wrong (or how things stand), on what, how bad, and what to change
+    (harness.observe.findings; the catalogue is docs/findings.md). Lists of findings are
+    sorted critical first."""
+
+    id: Annotated[FindingId, F("the finding's stable name (docs/findings.md)")]
+    severity: Annotated[Severity, F("critical: hurting the run now; warning: will hurt "
+                                    "with more load; info: how things stand")]
+    subject: Annotated[str, F("what it is about: a listener or destination ip:port, a "
+                              "process name/pid, or the namespace ('netns NAME', or "
+                              "'namespace' for the sampler's own) for a counter of the "
+                              "whole namespace that no socket explains")]
+    summary: Annotated[str, F("one sentence with the numbers")]
+    evidence: Annotated[FindingEvidence, F("the figures behind it")]
+    fix: Annotated[str, F("the concrete change: a sysctl, a socket option, a code habit")]
+    host: NotRequired[Annotated[str, F("the sampling host it was seen on (Locust plugin "
+                                       "runs)")]]
 
 
 # --- The run summary -----------------------------------------------------------------
@@ -327,6 +464,9 @@ class Summary(TypedDict):
                                                "bytes")]
     hosts: NotRequired[Annotated[dict[str, int], F("samples per sampling host (Locust "
                                                    "plugin)")]]
+    findings: NotRequired[Annotated[list[Finding], F(
+        "what went wrong during the run, critical first, per sampling host (absent from "
+        "files written before findings: readers compute them from the samples)")]]
 
 
 class SummaryLine(TypedDict):
@@ -357,10 +497,24 @@ class CheckReport(TypedDict):
                                         "killed run) and it was computed from the "
                                         "samples")]
     verdicts: Annotated[list[Verdict], F("one per rule, in the order given")]
-    passed: Annotated[bool, F("every rule holds")]
+    findings: Annotated[list[Finding], F("the run's findings, computed from its samples, "
+                                         "critical first")]
+    fail_on: Annotated[Severity | None, F("--fail-on: findings this severe or worse fail "
+                                          "the check (null: findings are context only)")]
+    passed: Annotated[bool, F("every rule holds and no finding reaches fail_on")]
+
+
+class DoctorReport(TypedDict):
+    """`socklife doctor --json`."""
+
+    schema: Annotated[int, F("version of this contract")]
+    netns: Annotated[str | None, F("namespace observed (null: the doctor's own)")]
+    duration_s: Annotated[float, F("how long it sampled", "s")]
+    samples: Annotated[int, F("samples taken")]
+    findings: Annotated[list[Finding], F("the findings, critical first")]
 
 
 RECORDS = (States, Listener, CloseWaitSocket, LeakOwner, Leaks, Expiry, TimeWait,
            Destination, Ephemeral, Sysctls, Ages, SamplerCost, LocustFigures, Sample,
-           LeakedSocket, RunLeaks, FullestListener, BusiestDestination, Summary,
-           SummaryLine, Verdict, CheckReport)
+           FindingEvidence, Finding, LeakedSocket, RunLeaks, FullestListener,
+           BusiestDestination, Summary, SummaryLine, Verdict, CheckReport, DoctorReport)

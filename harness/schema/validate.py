@@ -193,22 +193,22 @@ def validate(value, record, partial: bool = False) -> None:
         raise ContractError("".join(reversed(bad.path)).lstrip("."), bad.problem) from None
 
 
-def check_line(doc) -> str:
+def check_line(doc, partial: bool = False) -> str:
     """Validate one line of a record file; "sample" or "summary".
 
     A line without ``schema`` was written before the contract was versioned: its fields
-    are checked where present, but a sample always has its ``time`` and ``states`` (no
-    reader can place a sample without them). A newer schema than this socklife reads is
-    refused.
+    are checked where present (with ``partial``, any line's are), but a sample always has
+    its ``time`` and ``states`` (no reader can place a sample without them). A newer
+    schema than this socklife reads is refused.
     """
     if not isinstance(doc, dict):
         raise ContractError("", f"expected an object, got {_got(doc)}")
     kind, record = ("summary", SummaryLine) if "summary" in doc else ("sample", Sample)
+    for name in ALWAYS[kind]:
+        if name not in doc:
+            raise ContractError("", f"missing field {name!r}")
     version = doc.get("schema")
     if version is None:
-        for name in ALWAYS[kind]:
-            if name not in doc:
-                raise ContractError("", f"missing field {name!r}")
         validate(doc, record, partial=True)
         return kind
     if type(version) is not int or version < 1:
@@ -216,5 +216,5 @@ def check_line(doc) -> str:
     if version > SCHEMA:
         raise ContractError("schema", f"written by a newer socklife (schema {version}; this "
                                       f"one reads {SCHEMA})")
-    validate(doc, record)
+    validate(doc, record, partial=partial)
     return kind

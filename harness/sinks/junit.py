@@ -6,7 +6,10 @@ with ``timestamp`` (local time, no zone, as Ant writes it), ``hostname`` and ``t
 (the seconds ``check`` took), ``properties`` naming the run that was judged, one
 ``testcase`` per rule with its own ``time``, and ``system-out``/``system-err``. A failed
 rule's failure text names the listener, the process or the destination behind the
-figure, from what the run summary holds (thresholds.RunSummary).
+figure, from what the run summary holds (thresholds.RunSummary). Each finding that fails
+the check (``check --fail-on``) is a failed testcase of its own (classname
+``socklife.findings``, named ``<id> <subject>``): its sentence is the message, its fix
+in the text.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from collections import Counter
 from harness.sinks.outputs import write_whole
 
 CLASSNAME = "socklife.check"
+FINDINGS_CLASSNAME = "socklife.findings"
 SHOWN_SOCKETS = 5
 
 
@@ -88,14 +92,15 @@ def _utc(epoch: float | None) -> str:
 
 
 def write_junit(path: str, verdicts, summary: dict, *, run_file: str, started: float,
-                elapsed_s: float, times_s, suite: str = "socklife check") -> None:
-    """Write ``verdicts`` (thresholds.Verdict) over ``summary`` as JUnit XML.
+                elapsed_s: float, times_s, findings=(), suite: str = "socklife check") -> None:
+    """Write ``verdicts`` (thresholds.Verdict) over ``summary`` as JUnit XML, and one
+    failed testcase per finding of ``findings`` (those that fail the check).
 
     ``started``/``elapsed_s``: when ``check`` began (epoch) and the seconds it took;
     ``times_s``: the seconds each verdict took to judge, in order.
     """
-    failures = sum(not v.passed for v in verdicts)
-    root = ET.Element("testsuite", name=suite, tests=str(len(verdicts)),
+    failures = sum(not v.passed for v in verdicts) + len(findings)
+    root = ET.Element("testsuite", name=suite, tests=str(len(verdicts) + len(findings)),
                       failures=str(failures), errors="0", skipped="0",
                       time=f"{elapsed_s:.6f}", timestamp=_local_time(started),
                       hostname=socket.gethostname() or "localhost")
@@ -118,6 +123,13 @@ def write_junit(path: str, verdicts, summary: dict, *, run_file: str, started: f
             lines = [f"{v.label}: observed {v.shown()}, {v.rule.kind} {v.rule.limit:g}",
                      *offenders(v.rule.name, summary)]
             failure.text = "\n".join(lines) + "\n"
+    for f in findings:  # computed with the run as it was read: no time of their own
+        host = f" on {f['host']}" if f.get("host") else ""
+        case = ET.SubElement(root, "testcase", classname=FINDINGS_CLASSNAME,
+                             name=f"{f['id']} {f['subject']}{host}", time="0.000000")
+        failure = ET.SubElement(case, "failure", type=f"finding {f['severity']}",
+                                message=f["summary"])
+        failure.text = f"{f['severity']}: {f['summary']}\nfix: {f['fix']}\n"
     ET.SubElement(root, "system-out")
     ET.SubElement(root, "system-err")
     ET.indent(root)

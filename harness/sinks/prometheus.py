@@ -35,6 +35,7 @@ COUNTS = {
     "AttemptFails": "handshakes that failed: SYN_SENT or SYN_RECV -> CLOSED, SYN_RECV -> LISTEN",
     "EstabResets": "ESTABLISHED or CLOSE_WAIT connections reset",
     "OutRsts": "segments sent with RST",
+    "OutSegs": "segments sent, retransmissions excluded",
     "RetransSegs": "segments retransmitted",
     "TCPTimeouts": "retransmission timer (RTO) expiries",
     "TCPSynRetrans": "SYN and SYN-ACK retransmissions",
@@ -43,6 +44,8 @@ COUNTS = {
     "SyncookiesSent": "SYN cookies sent",
     "TCPReqQFullDrop": "SYNs dropped with the SYN queue full and no syncookies",
     "TCPReqQFullDoCookies": "SYN cookies sent because the SYN queue was full",
+    "TCPTimeWaitOverflow": "closing connections that skipped TIME_WAIT: tcp_max_tw_buckets "
+                           "reached",
 }
 DUMP = "netlink sock_diag dump"
 QUANTILES = (("0", "min"), ("0.5", "p50"), ("1", "max"))

@@ -1,3 +1,4 @@
 """Terminal views of samples shared by commands (live.py: the live view `watch` and
-`demo` draw). May import harness.observe and harness.kernel, never harness.commands.
+`demo` draw; findings.py: findings as sentences, what every run's end prints first).
+May import harness.observe and harness.kernel, never harness.commands.
 """

@@ -26,6 +26,13 @@ def check(capsys, *args):
     return code, out.out, out.err
 
 
+def table(out: str) -> list[str]:
+    """The verdict table's rows (after the findings, before the last line)."""
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("RULE "))
+    return lines[start + 1:-1]
+
+
 def test_rules_pass_and_fail(capsys, run_file):
     code, out, _ = check(capsys, run_file("leaky.jsonl"), "--max", "TIME_WAIT=1000",
                          "--max", "listen_overflows=10")
@@ -34,10 +41,10 @@ def test_rules_pass_and_fail(capsys, run_file):
                          "--max", "ephemeral_fraction=0.4", "--min", "ESTABLISHED=5",
                          "--max", "accept_queue_fill=0.99", "--max", "time_wait_peak=899")
     assert code == 1
-    rows = {line.split()[0]: line for line in out.splitlines()[1:-1]}
+    rows = {line.split()[0]: line for line in table(out)}
     assert rows["CLOSE_WAIT"].split()[1:] == ["1", "<=", "0", "FAIL"]
     assert rows["ESTABLISHED"].endswith("ok")
-    failed = [line.split()[0] for line in out.splitlines()[1:-1] if line.endswith("FAIL")]
+    failed = [line.split()[0] for line in table(out) if line.endswith("FAIL")]
     assert failed == ["CLOSE_WAIT", "ephemeral_fraction", "accept_queue_fill", "time_wait_peak"]
     assert out.splitlines()[-1] == "1/5 rules hold, 4 failed"
     assert max(map(len, out.splitlines())) <= 80
@@ -57,7 +64,7 @@ def test_killed_distributed_run(capsys, run_file):
     code, out, err = check(capsys, run_file("two_hosts_killed.jsonl"),
                            "--max", "listen_overflows=3", "--max", "CLOSE_WAIT=0")
     assert code == 1 and "no summary line" in err
-    rows = {line.split()[0]: line.split() for line in out.splitlines()[1:-1]}
+    rows = {line.split()[0]: line.split() for line in table(out)}
     assert rows["listen_overflows"][1:] == ["3", "<=", "3", "ok"]
     assert rows["CLOSE_WAIT"][1:] == ["1", "<=", "0", "FAIL"]
 
@@ -103,7 +110,7 @@ def test_baseline_round_trip_with_tolerance(capsys, run_file, tmp_path):
     # The leaky run regresses: TIME_WAIT 900 vs 80 (limit 88), a leak, overflows.
     code, out, _ = check(capsys, run_file("leaky.jsonl"), "--baseline", str(base))
     assert code == 1
-    rows = {tuple(line.split()[:2]): line.split()[2:] for line in out.splitlines()[1:-1]}
+    rows = {tuple(line.split()[:2]): line.split()[2:] for line in table(out)}
     assert rows["baseline", "TIME_WAIT"] == ["900", "<=", "88", "FAIL"]
     assert rows["baseline", "leaks"] == ["1", "<=", "0", "FAIL"]
     assert rows["baseline", "listen_overflows"] == ["8", "<=", "1", "FAIL"]
@@ -220,10 +227,101 @@ def test_check_a_real_recorded_run(tmp_path, capsys):
     code, out, _ = check(capsys, str(run), "--max", "CLOSE_WAIT=0", "--max", "LISTEN=1",
                          "--junit", str(xml))
     assert code == 1
-    rows = {line.split()[0]: line.split() for line in out.splitlines()[1:-1]}
+    rows = {line.split()[0]: line.split() for line in table(out)}
     assert rows["CLOSE_WAIT"][1:] == ["1", "<=", "0", "FAIL"]
     assert rows["LISTEN"][-1] == "ok"
     _suite, cases = junit_cases(xml)
     failure = cases["CLOSE_WAIT max 0"].find("failure").text
     assert f" (pid {os.getpid()}) holds 1" in failure  # this process never closed it
     assert f"127.0.0.1:{port} -> 127.0.0.1:" in failure
+
+
+# --- findings --------------------------------------------------------------------------
+
+@pytest.fixture
+def recorded():
+    """A real recorded run of tests/fixtures/findings (see its record.py)."""
+    from paths import FIXTURES
+
+    return lambda name: str(FIXTURES / "findings" / name)
+
+
+def test_findings_come_first_then_the_verdicts(capsys, recorded):
+    code, out, _ = check(capsys, recorded("overflow.jsonl"), "--max", "LISTEN=1")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == "findings: 1 critical"
+    assert lines[1].split() == ["CRITICAL", "accept_queue_overflow", "127.0.0.1:7010"]
+    assert any(line.lstrip().startswith("fix: Accept faster") for line in lines)
+    assert lines.index(next(x for x in lines if x.startswith("RULE "))) > 3
+    assert lines[-1] == "1/1 rules hold"
+    assert max(map(len, lines)) <= 80
+
+
+@pytest.mark.parametrize("name, fail_on, code, last", [
+    ("overflow.jsonl", "critical", 1, "1 finding at or above critical"),
+    ("close_wait_held.jsonl", "critical", 0, "no finding at or above critical"),
+    ("close_wait_held.jsonl", "warning", 1, "1 finding at or above warning"),
+    ("churn.jsonl", "warning", 0, "no finding at or above warning"),  # info only
+    ("keepalive.jsonl", "warning", 0, "no finding at or above warning"),
+])
+def test_fail_on(capsys, recorded, name, fail_on, code, last):
+    got, out, _ = check(capsys, recorded(name), "--fail-on", fail_on)
+    assert got == code and out.splitlines()[-1] == last, out
+
+
+def test_fail_on_beside_rules_and_bad_severity(capsys, recorded):
+    code, out, _ = check(capsys, recorded("ports.jsonl"), "--max", "LISTEN=1",
+                         "--fail-on", "warning")
+    assert code == 1 and out.splitlines()[-1] == ("1/1 rules hold; 2 findings at or above "
+                                                  "warning")
+    code, _, err = check(capsys, recorded("ports.jsonl"), "--fail-on", "info")
+    assert code == 2 and err.count("\n") == 1 and "'info' is not one of" in err
+
+
+def test_json_carries_the_findings(capsys, recorded):
+    code, out, _ = check(capsys, recorded("server_first.jsonl"), "--fail-on", "critical",
+                         "--json")
+    doc = json.loads(out)
+    assert code == 1 and doc["passed"] is False and doc["fail_on"] == "critical"
+    assert [f["id"] for f in doc["findings"]] == ["time_wait_bucket_overflow",
+                                                  "server_time_wait"]
+    code, out, _ = check(capsys, recorded("churn.jsonl"), "--fail-on", "warning", "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["passed"] and doc["verdicts"] == []
+    assert [f["severity"] for f in doc["findings"]] == ["info"]
+
+
+def test_junit_has_a_testcase_per_failing_finding(capsys, recorded, tmp_path):
+    xml = tmp_path / "check.xml"
+    code, _, _ = check(capsys, recorded("ports.jsonl"), "--max", "LISTEN=1",
+                       "--fail-on", "critical", "--junit", str(xml))
+    assert code == 1
+    suite, _cases = junit_cases(xml)  # valid against Jenkins's and Ant's strict schemas
+    assert suite.get("tests") == "2" and suite.get("failures") == "1"
+    (finding,) = [c for c in suite.findall("testcase") if c.get("classname") == "socklife.findings"]
+    assert finding.get("name") == "ephemeral_exhaustion 127.0.0.1:7030"
+    failure = finding.find("failure")
+    assert failure.get("type") == "finding critical"
+    assert "ran out of local ports" in failure.get("message")
+    assert "fix: Reuse connections" in failure.text
+    check(capsys, recorded("ports.jsonl"), "--max", "LISTEN=1", "--junit", str(xml))
+    assert ET.parse(xml).getroot().get("tests") == "1"  # no --fail-on: findings are context
+
+
+def test_broken_lines_still_give_the_findings_then_one_line(capsys, run_file):
+    code, out, err = check(capsys, run_file("wrong_types.jsonl"), "--max", "TIME_WAIT=1")
+    assert code == 2 and out.startswith("findings: ") and err.count("\n") == 1
+    assert ":2: states.ESTABLISHED: expected an integer, got a string" in err
+
+
+def test_a_cut_last_line_is_left_out_with_a_note(capsys, recorded, tmp_path):
+    with open(recorded("overflow.jsonl")) as f:
+        lines = f.read().splitlines()
+    cut = tmp_path / "killed.jsonl"
+    cut.write_text("\n".join(lines[:-2]) + "\n" + lines[-2][:200])  # no summary, half a line
+    code, out, err = check(capsys, str(cut), "--fail-on", "critical")
+    assert code == 1 and "CRITICAL accept_queue_overflow" in out
+    notes = err.splitlines()
+    assert len(notes) == 2 and f"killed.jsonl:{len(lines) - 1}: the last line" in notes[0]
+    assert "cut short" in notes[0] and "no summary line" in notes[1]

@@ -30,6 +30,14 @@ def test_demo_runs_load_and_sums_up(tmp_path):
     assert summary["time_wait_peak"] > 0  # the client closed first: TIME_WAIT on our side
     during = lines[1:-2]  # not the first (before the Users ran) nor the one after the stop
     assert all(line["locust"]["users"] == 10 and line["locust"]["rps"] > 0 for line in during)
+    # it ends with its findings, then the figures: churn, honestly, and nothing worse
+    found = summary["findings"]
+    assert [(f["id"], f["severity"]) for f in found] == [("connection_churn", "info")], found
+    assert found[0]["evidence"]["time_wait_side"] == "client"  # the client closes first
+    text = out.splitlines()
+    head = text.index("findings: 1 info")
+    assert text[head + 1].startswith("INFO     connection_churn  127.0.0.1:")
+    assert head < text.index(next(x for x in text if "short connections in" in x))
 
 
 def test_demo_writes_the_html_report(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import shutil
 from pathlib import Path
@@ -105,12 +106,26 @@ def test_http_close_leaves_time_wait_keep_alive_does_not_fail(tmp_path):
 def test_accept_overflow_fills_the_queue_and_fails_the_overflow_check(tmp_path):
     code, out = finish(start_locust("accept_overflow.py", "--headless", "-u", "30", "-r", "30",
                                     "-t", "5s", "--csv", "ovf", "--socklife-max",
-                                    "listen_overflows=0", cwd=tmp_path))
+                                    "listen_overflows=0", "--socklife-fail-on", "critical",
+                                    "--socklife-record", "ovf.jsonl", cwd=tmp_path))
     assert code == 3, out
     assert "CHECK FAILED: listen_overflows=0 observed" in out
     rows = list(csv.DictReader((tmp_path / "ovf_tcp.csv").open()))
     assert max(int(row["accept_queue"]) for row in rows) >= 4  # backlog 4: full or nearly
     assert int(rows[-1]["listen_overflows"]) > int(rows[0]["listen_overflows"])
+    # the findings, per host, before the host's figures; the critical one fails the run
+    host = rows[0]["host"]
+    lines = out.splitlines()
+    head = lines.index(next(x for x in lines if x.startswith(f"socklife: {host}: findings: ")))
+    figures = lines.index(next(x for x in lines if x.startswith(f"socklife: {host}: ")
+                               and " samples; peaks " in x))
+    assert head < figures and lines[head + 1].startswith("CRITICAL accept_queue_overflow ")
+    assert any(x.startswith("CHECK FAILED: critical finding accept_queue_overflow ")
+               and x.endswith(f"on {host} (--socklife-fail-on critical)") for x in lines)
+    summary = json.loads((tmp_path / "ovf.jsonl").read_text().splitlines()[-1])["summary"]
+    first = summary["findings"][0]
+    assert (first["id"], first["severity"], first["host"]) == ("accept_queue_overflow",
+                                                              "critical", host)
 
 
 @pytest.mark.root
@@ -136,3 +151,7 @@ def test_port_exhaustion_runs_out_of_ports_in_its_lab(tmp_path):
     assert 1 / 1.5 <= waited / float(early["ephemeral_exhausted_in_s"]) <= 1.5
     lab_client = rows[0]["host"].split("/", 1)[1]  # the sampled namespace: the lab's client
     assert lab_client.startswith("sl-") and not os.path.exists(f"/run/netns/{lab_client}")
+    # the finding names the lab's server as the destination and counts Locust's failures
+    (line,) = [x for x in out.splitlines() if x.startswith("CRITICAL ephemeral_exhaustion ")]
+    assert line.split()[2].endswith(":7000")
+    assert "EADDRNOTAVAIL" in out[out.index(line):].split("fix:")[0]

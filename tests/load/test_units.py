@@ -121,3 +121,42 @@ def test_pure_parts_do_not_import_locust():
             "harness.load.csv_sink, harness.load.hostkey; "
             "assert 'locust' not in sys.modules and 'gevent' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_findings_per_host_and_fail_on():
+    """Each host's findings carry its label; --socklife-fail-on turns those at or above
+    the severity into CHECK FAILED lines; the console lists them per host."""
+    c = Collector()
+    for t in range(3):  # host a: its listener full from the second sample on
+        full = {"local": "127.0.0.1:7000", "accept_queue": 6 if t else 1, "backlog": 5}
+        c.add("a", "host-a", {**sample(float(t), listen_overflows=3 * t), "listeners": [full]})
+        quiet = {"local": "127.0.0.1:7000", "accept_queue": 1, "backlog": 5}
+        c.add("b", "host-b", {**sample(float(t)), "listeners": [quiet]})
+    found = c.findings()
+    assert [(f["host"], f["id"], f["severity"]) for f in found] == [
+        ("host-a", "accept_queue_overflow", "critical")]
+    lines = c.failed_checks([], "critical")
+    assert lines == ["CHECK FAILED: critical finding accept_queue_overflow 127.0.0.1:7000 "
+                     "on host-a (--socklife-fail-on critical)"]
+    assert c.failed_checks([]) == []
+    text = c.finding_lines()
+    assert text[0] == "socklife: host-a: findings: 1 critical"
+    assert text[1].split() == ["CRITICAL", "accept_queue_overflow", "127.0.0.1:7000"]
+    assert "socklife: host-b: findings: none" in text
+    assert c.summary()["findings"] == found
+
+
+def test_the_tab_puts_the_findings_on_top():
+    from harness.load.webui import STRUCTURE, table_rows
+
+    c = Collector()
+    for t in range(2):
+        full = {"local": "127.0.0.1:7000", "accept_queue": 6, "backlog": 5}
+        c.add("a", "host-a", {**sample(float(t), listen_overflows=3 * t), "listeners": [full]})
+    rows = table_rows(c)
+    keys = {col["key"] for col in STRUCTURE}
+    assert all(set(row) == keys for row in rows)
+    assert rows[0]["severity"] == "CRITICAL" and rows[0]["host"] == "host-a"
+    assert rows[0]["finding"] == "accept_queue_overflow 127.0.0.1:7000"
+    assert " Fix: Accept faster" in rows[0]["what"] and rows[0]["samples"] == ""
+    assert rows[1]["host"] == "host-a" and rows[1]["samples"] == 2 and rows[1]["severity"] == ""

@@ -164,7 +164,7 @@ def test_readers_read_a_run_or_name_the_line(run_path, data):
     try:
         series = load_series(path)
         _leak_table(series)
-        json.dumps(series.summary or series.folded.summary())
+        json.dumps(series.fold.summary())
     except RunFileError as exc:
         _one_line(exc, path)
 

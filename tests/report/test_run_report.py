@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from browser import HAVE_CHROMIUM, dump_dom, screenshot
 
@@ -56,21 +58,51 @@ def test_series_plotted(locust_run):
     assert ("1", "LISTEN") not in y and ("1", "ESTABLISHED") in y
 
 
+MEASURE = """<script>window.addEventListener("load", () => setTimeout(() => {
+  const top = e => Math.round(e.getBoundingClientRect().top + window.scrollY);
+  const out = {charts: top(document.querySelector(".charts")), anchors: {}, titles: {}};
+  for (const a of document.querySelectorAll(".anchor")) out.anchors[a.id] = top(a);
+  for (const t of document.querySelectorAll(".annotation-text"))
+    out.titles[t.textContent] = top(t);
+  document.body.setAttribute("data-layout", JSON.stringify(out));
+}, 500));</script>"""
+
+
+def layout(html, tmp_path) -> dict:
+    """Where the charts, their anchors and their titles sit on the page (px from the
+    top), measured by a script added to a copy of the page."""
+    import html as entities
+    import re
+
+    copy = tmp_path / "measured.html"
+    copy.write_text(html.read_text().replace("</body>", MEASURE + "</body>"))
+    dom, _errors = dump_dom(copy.as_uri())
+    return json.loads(entities.unescape(re.search(r'data-layout="([^"]*)"', dom).group(1)))
+
+
 @pytest.mark.skipif(not HAVE_CHROMIUM, reason="needs chromium (Debian package chromium)")
 def test_report_renders_charts_in_chromium(locust_run, tmp_path):
+    from harness.report.run_report import CHARTS
+
     html = tmp_path / "report.html"
     assert main(["report", str(locust_run), "-o", str(html)]) == 0
     dom, errors = dump_dom(html.as_uri())
     assert errors == []
     assert dom.count('class="main-svg"') >= 1 and dom.count("scatterlayer") >= 6
+    where = layout(html, tmp_path)
+    # each chart's anchor (a finding's link target) sits at its chart's title
+    for anchor, title, _group in CHARTS:
+        assert abs(where["anchors"][f"chart-{anchor}"] - where["titles"][title]) < 40, where
     png = tmp_path / "report.png"
-    screenshot(html.as_uri(), str(png), width=1200, height=2000)
-    # Six charts of ~260 px from y ~150: each band holds coloured trace pixels (axes, grid
-    # and text are grey, so a chart without its lines would count ~0).
-    bands = [coloured_fraction(str(png), (100, 150 + 250 * k, 960, 400 + 250 * k))
+    top = where["charts"]
+    screenshot(html.as_uri(), str(png), width=1200, height=top + 1700)
+    # Six charts of ~260 px below the findings: each band holds coloured trace pixels
+    # (axes, grid, text and the findings' light shading are grey or pale, so a chart
+    # without its lines would count ~0).
+    bands = [coloured_fraction(str(png), (100, top + 60 + 255 * k, 960, top + 300 + 255 * k))
              for k in range(6)]
     assert min(bands) > 0.002, bands
-    assert coloured_fraction(str(png), (100, 1750, 960, 1990)) < 0.002  # text below: none
+    assert coloured_fraction(str(png), (100, top + 1600, 960, top + 1690)) < 0.002  # below
 
 
 @pytest.mark.skipif(not HAVE_CHROMIUM, reason="needs chromium (Debian package chromium)")
@@ -102,3 +134,44 @@ def test_bad_input_exit_2(tmp_path, capsys, content, needle):
 def test_unwritable_output(locust_run, capsys):
     assert main(["report", str(locust_run), "-o", "/nonexistent/dir/r.html"]) == 2
     assert "cannot write" in capsys.readouterr().err
+
+
+def test_the_report_opens_with_the_findings(fixture_path, tmp_path):
+    """A real recorded overflow: the finding first (colour, linked subject, sentence, fix),
+    its span shaded on the listeners' chart, the summary as words."""
+    import datetime as dt
+
+    from harness.report.run_report import COLOURS, build_figure, load_series
+
+    run = fixture_path("findings", "overflow.jsonl")
+    html = tmp_path / "r.html"
+    assert main(["report", run, "-o", str(html)]) == 0
+    page = html.read_text()
+    assert page.index("<h2>Findings</h2>") < page.index("<h2>Charts</h2>") < \
+        page.index("<h2>Summary</h2>")
+    block = page[page.index('<div class="finding critical"'):]
+    block = block[:block.index("</div>")]
+    assert COLOURS["critical"] in block and ">CRITICAL<" in block
+    assert '<b>accept_queue_overflow</b> <a href="#chart-listeners">127.0.0.1:7010</a>' in block
+    assert "backlog 5 + 1" in block and "<b>Fix:</b> Accept faster" in block
+    assert 'id="chart-listeners"' in page
+    summary = page[page.index("<h2>Summary</h2>"):]
+    assert "<th>Recorded</th>" in summary and "local time" in summary
+    assert "ListenOverflows grew by" in summary and '"listen_overflows"' not in summary
+    series = load_series(run)
+    found = series.fold.summary()["findings"]
+    (shade,) = build_figure(series, found).layout.shapes
+    first = dt.datetime.fromtimestamp(found[0]["evidence"]["first_seen"])
+    assert shade.yref.startswith("y3") and dt.datetime.fromisoformat(str(shade.x0)) < first
+
+
+def test_a_run_without_findings_says_so_and_a_cut_line_is_noted(fixture_path, tmp_path):
+    with open(fixture_path("findings", "keepalive.jsonl")) as f:
+        lines = f.read().splitlines()
+    cut = tmp_path / "cut.jsonl"
+    cut.write_text("\n".join(lines[:-2]) + "\n" + lines[-2][:100])
+    html = tmp_path / "r.html"
+    assert main(["report", str(cut), "-o", str(html)]) == 0
+    page = html.read_text()
+    assert "No findings: nothing socklife knows of went wrong" in page
+    assert f"cut.jsonl:{len(lines) - 1}: the last line is cut short" in page

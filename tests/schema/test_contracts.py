@@ -97,6 +97,10 @@ def test_record_lines_and_summary(sockets, tmp_path):
     assert samples[-1]["sampler"]["rss_bytes"] > 0
     summary = last["summary"]
     assert summary["leaks"]["count"] == 1 and summary["sampler_rss_bytes"] > 0
+    assert [f["id"] for f in summary["findings"]] == ["close_wait_accumulation"]
+    broken = copy.deepcopy(last)
+    broken["summary"]["findings"][0]["severity"] = "fatal"  # not a severity
+    both_reject(broken)
     assert 0 <= summary["sampler_cpu_share"] < 2
 
 
@@ -122,6 +126,15 @@ def test_the_locust_plugin_recording(tmp_path):
     for doc in docs:
         both_accept(doc)
     assert "locust" in docs[0] and "host" in docs[0] and "hosts" in docs[-1]["summary"]
+
+
+def test_doctor_json(sockets):
+    out = run_cli("doctor", "--json", "--duration", "1")
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    ref("DoctorReport").validate(doc)
+    validate(doc, records.DoctorReport)
+    assert {"port_range", "tw_reuse"} <= {f["id"] for f in doc["findings"]}
 
 
 def test_check_json(fixture_path):
