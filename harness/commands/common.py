@@ -16,7 +16,8 @@ from harness.values import FiniteFloat
 
 netns_option = click.option(
     "--netns", "netns", metavar="NS", default=None,
-    help="Network namespace under /run/netns (as `ip netns` makes them); needs root.",
+    help="Network namespace: a name under /run/netns (as `ip netns` makes them), a path "
+         "(/proc/PID/ns/net, /run/docker/netns/ID) or pid:N (process N's); needs root.",
 )
 
 

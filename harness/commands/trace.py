@@ -18,6 +18,7 @@ import click
 from harness.commands.common import check_netns, netns_option, port_option
 from harness.errors import UsageProblem, exit_status, signal_of
 from harness.kernel import tracefs
+from harness.kernel.netns import netns_path
 from harness.kernel.tracefs import Tracer
 from harness.observe.lifecycle import Lifecycles
 from harness.values import FiniteFloat
@@ -91,9 +92,11 @@ def to_json(tr: dict, wall_offset: float) -> str:
 
 
 def _addresses(netns: str) -> list[str]:
+    # `ip -n` takes names only; nsenter enters a path (pid:N through its /proc link)
+    argv = ["ip", "-n", netns, "-j", "addr"] if "/" not in netns and ":" not in netns else [
+        "nsenter", f"--net={netns_path(netns)}", "ip", "-j", "addr"]
     try:
-        out = subprocess.run(["ip", "-n", netns, "-j", "addr"], capture_output=True,
-                             text=True, check=True).stdout
+        out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
     except (OSError, subprocess.CalledProcessError) as exc:
         raise UsageProblem(f"cannot read the addresses of namespace {netns!r}: {exc}") from None
     addrs, loopback_only = netns_addresses(out)

@@ -40,7 +40,7 @@ import os
 from collections.abc import Iterable
 from typing import NamedTuple
 
-from harness.kernel.netns import netns_path
+from harness.kernel.netns import netns_inode
 from harness.kernel.procfs import proc_root, read_text
 
 CMDLINE_MAX = 200  # characters of an owner's command line kept (a JVM's runs to kilobytes)
@@ -81,7 +81,7 @@ def _namespace_link(netns) -> str:
     """``net:[INODE]`` of ``netns`` as /proc/PID/ns/net links read."""
     if netns is None:
         return os.readlink(f"{proc_root()}/thread-self/ns/net")
-    return f"net:[{os.stat(netns_path(netns)).st_ino}]"
+    return f"net:[{netns_inode(netns)}]"
 
 
 class _Proc:

@@ -9,7 +9,7 @@ instead of the kernel: its ``scan`` is the only method that touches netlink.
 
 from __future__ import annotations
 
-from harness.kernel.netns import entered
+from harness.kernel.netns import entered, netns_inode
 from harness.kernel.netstat import read_tcp_counters
 from harness.kernel.owners import socket_owners
 from harness.kernel.sockdiag import FAMILIES, SockDiag, count_codes
@@ -22,6 +22,7 @@ class NamespaceReader:
 
     def __init__(self, netns: str | None = None):
         self.netns = netns
+        self.inode = netns_inode(netns)  # what /proc/PID/ns/net links read: net:[INODE]
         self.diag = SockDiag(netns)
 
     def close(self) -> None:

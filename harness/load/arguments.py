@@ -40,8 +40,9 @@ def add_arguments(parser) -> None:
                         metavar="S",
                         help="socklife: seconds between samples of the kernel's TCP sockets.")
     parser.add_argument("--socklife-netns", default=None, metavar="NS",
-                        help="socklife: sample this namespace under /run/netns "
-                             "(default: the process's own).")
+                        help="socklife: sample this namespace: a name under /run/netns, "
+                             "a path (/proc/PID/ns/net) or pid:N (default: the "
+                             "process's own).")
     parser.add_argument("--socklife-port", type=_port, action="append", default=None,
                         metavar="P",
                         help="socklife: only sockets with local or remote port P "

@@ -16,12 +16,12 @@ import os
 import socket
 import tempfile
 
-from harness.kernel.netns import NETNS_DIR, netns_path
+from harness.kernel.netns import NETNS_DIR, netns_inode
 
 
 def namespace_inode(netns: str | None) -> int:
-    """Inode of the sampled namespace: ``/run/netns/NS`` or this process's own."""
-    return os.stat(netns_path(netns) if netns else "/proc/self/ns/net").st_ino
+    """Inode of the sampled namespace (any handle: kernel.netns) or this process's own."""
+    return netns_inode(netns) if netns else os.stat("/proc/self/ns/net").st_ino
 
 
 def namespace_name(inode: int) -> str | None:

@@ -98,10 +98,11 @@ class Sampler:
                  owner_after_s: float = OWNER_AFTER_S, meter: bool = True,
                  cpu_budget: float = DEFAULT_CPU_BUDGET, fold: bool = True):
         self.netns = netns
+        self.reader = reader if reader is not None else NamespaceReader(netns)
+        self.netns_inode = getattr(self.reader, "inode", None)  # None: a replayed reading
         self.ports = tuple(ports)
         self.interval = interval
         self.detail_s = detail_s
-        self.reader = reader if reader is not None else NamespaceReader(netns)
         self.clock = clock
         self.owner_after_s = owner_after_s
         self._meter = _Meter() if meter else None
@@ -259,6 +260,7 @@ class Sampler:
             "schema": SCHEMA,
             "time": round(now, 3),
             "netns": self.netns,
+            "netns_inode": self.netns_inode,
             "consistent": records.consistent,
             "interval_s": self.interval,
             "ports": list(self.ports),

@@ -19,6 +19,7 @@ from collections import defaultdict
 from html import escape
 
 from harness.observe.figures import listener_fill
+from harness.observe.loop import MAX_INTERVAL_S
 from harness.observe.runfile import RunFile, RunFileError, RunFold, when
 from harness.sinks.outputs import write_text
 
@@ -165,7 +166,8 @@ MARGIN_TOP = 60
 def _shade(fig, series: Series, findings, anchors: list[str]) -> None:
     """Each finding's span (first_seen to last_seen) as a band on its chart; a span of
     one sample is widened to one interval so it shows."""
-    half = dt.timedelta(seconds=(series.interval or 1.0) / 2)
+    # the file's interval_s, not ours: a crafted one would overflow timedelta
+    half = dt.timedelta(seconds=min(series.interval or 1.0, MAX_INTERVAL_S) / 2)
     for f in findings:
         ev = f["evidence"]
         chart = CHART_OF.get(f["id"])

@@ -248,8 +248,12 @@ class Sample(TypedDict):
 
     schema: Annotated[int, F("version of this contract (SCHEMA)")]
     time: Annotated[float, F("when the sample was taken (Unix time)", "s")]
-    netns: Annotated[str | None, F("namespace sampled, as asked (null: the sampler's "
-                                   "own)")]
+    netns: Annotated[str | None, F("namespace sampled, as asked: a name under /run/netns, "
+                                   "a path to a namespace file or pid:N (null: the "
+                                   "sampler's own)")]
+    netns_inode: NotRequired[Annotated[int | None, F(
+        "inode of the namespace sampled, as /proc/PID/ns/net links read it (net:[INODE]; "
+        "null: a replayed reading); absent from records made before issue 19")]]
     consistent: Annotated[bool, F("false when the kernel flagged a dump as interrupted "
                                   "by changes on every retry: counts are approximate")]
     interval_s: Annotated[float, F("the sampling interval asked for", "s")]

@@ -85,7 +85,7 @@ def test_none_stays_put():
 def test_a_missing_or_bad_name_is_one_line():
     with pytest.raises(NamespaceError, match=r"^no network namespace 'sl-none-0' "):
         kns.netns_path("sl-none-0")
-    for bad in ("", "a/b", "..", "."):
+    for bad in ("", "..", "."):
         with pytest.raises(NamespaceError, match=r"^bad namespace name"):
             kns.netns_path(bad)
 
