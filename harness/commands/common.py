@@ -4,6 +4,7 @@ budget, leak threshold, HOST:PORT)."""
 from __future__ import annotations
 
 import ipaddress
+import os
 
 import click
 
@@ -19,6 +20,11 @@ netns_option = click.option(
     help="Network namespace: a name under /run/netns (as `ip netns` makes them), a path "
          "(/proc/PID/ns/net, /run/docker/netns/ID) or pid:N (process N's); needs root.",
 )
+
+all_netns_option = click.option(
+    "--all-netns", "all_netns", is_flag=True,
+    help="Every network namespace of the host (/run/netns, /run/docker/netns, "
+         "/proc/*/ns/net), each with its processes; needs root.")
 
 
 def _few_enough(_ctx, param, ports):
@@ -49,8 +55,14 @@ leak_option = click.option(
     show_default=True, metavar="S", help="A CLOSE_WAIT socket older than this is a leak.")
 
 
-def check_netns(netns: str | None) -> None:
-    """Fail early, in one line, when ``netns`` cannot be read."""
+def check_netns(netns: str | None, all_netns: bool = False) -> None:
+    """Fail early, in one line, when ``netns`` (or every namespace) cannot be read."""
+    if all_netns:
+        if netns is not None:
+            raise UsageProblem("--all-netns and --netns exclude each other")
+        if os.geteuid() != 0:
+            raise UsageProblem("needs root for --all-netns")
+        return
     check_can_enter(netns)
 
 

@@ -6,8 +6,9 @@ import json
 
 import click
 
-from harness.commands.common import check_netns, netns_option, parse_hostport
+from harness.commands.common import all_netns_option, check_netns, netns_option, parse_hostport
 from harness.observe.findings import findings as run_findings
+from harness.observe.findings import ordered
 from harness.observe.loop import Schedule, samples, stop_on_signals
 from harness.observe.sampler import Sampler
 from harness.schema.version import SCHEMA
@@ -21,35 +22,50 @@ Examples:
   socklife doctor --duration 10        longer: rates settle, CLOSE_WAIT ages grow
   socklife doctor --target 10.0.0.5:443 --target 127.0.0.1:8080
   socklife doctor --netns lab --json   (root)
+  socklife doctor --all-netns          every namespace of the host (root)
 Each finding is one of docs/findings.md: severity, subject, what was seen, the fix.
 """
 
 
 @click.command("doctor", epilog=EPILOG)
 @netns_option
+@all_netns_option
 @click.option("--target", "targets", metavar="HOST:PORT", multiple=True,
               help="A destination to give the sustainable short-connection rate for.")
 @click.option("--duration", type=click.FloatRange(1, 3600), default=3.0, show_default=True,
               metavar="S", help="Seconds to sample (every 0.5 s) before judging.")
 @click.option("--json", "as_json", is_flag=True,
               help='Print {"findings": [...]} (docs/record-format.md, DoctorReport).')
-def command(netns, targets, duration, as_json):
+def command(netns, all_netns, targets, duration, as_json):
     """Sample the namespace for a few seconds, then explain what is wrong (accept and
     SYN queues, CLOSE_WAIT, ports, TIME_WAIT, retransmissions) and how its settings
     stand, each with its fix. Ctrl-C judges what was sampled so far."""
     parsed = [parse_hostport(t) for t in targets]
-    check_netns(netns)
-    with Sampler(netns, interval=INTERVAL_S) as sampler, \
-            Schedule(INTERVAL_S, duration) as schedule, stop_on_signals(schedule):
+    check_netns(netns, all_netns)
+    if all_netns:
+        from harness.observe.hostwide import HostSampler
+
+        sampler = HostSampler(interval=INTERVAL_S)
+    else:
+        sampler = Sampler(netns, interval=INTERVAL_S)
+    with sampler, Schedule(INTERVAL_S, duration) as schedule, stop_on_signals(schedule):
         for _sample in samples(sampler, schedule):
-            pass
-    ev = sampler.run.evidence
-    found = run_findings(ev, settings=True, targets=parsed)
+            for note in getattr(sampler, "notes", ()):
+                click.echo(f"socklife: note: {note}", err=True)
+            if all_netns:
+                sampler.notes.clear()
+    runs = sampler.runs() if all_netns else [sampler.run]
+    found = ordered([{**f, "host": run.host} if run.host else f for run in runs
+                     for f in run_findings(run.evidence, settings=True, targets=parsed)])
+    ev = runs[0].evidence if runs else None
+    if all_netns:
+        netns = "all"
     if as_json:
         click.echo(json.dumps({"schema": SCHEMA, "netns": netns,
                                "duration_s": round(ev.duration_s, 3),
                                "samples": ev.samples, "findings": found}, indent=1))
         return
-    click.echo(f"{ev.samples} samples over {ev.duration_s:.1f} s"
-               + (f" in netns {netns}" if netns else ""))
+    where = (f" in each of {len(runs)} namespaces" if all_netns
+             else f" in netns {netns}" if netns else "")
+    click.echo(f"{ev.samples} samples over {ev.duration_s:.1f} s{where}")
     click.echo("\n".join(finding_lines(found)))

@@ -8,6 +8,7 @@ import threading
 import click
 
 from harness.commands.common import (
+    all_netns_option,
     check_netns,
     cpu_budget_option,
     interval_option,
@@ -24,6 +25,7 @@ Examples:
   socklife exporter                         # http://127.0.0.1:9464/metrics
   socklife exporter --listen 127.0.0.1:9500 --port 8080 --top 20
   socklife exporter --netns lab --interval 0.5   # as root
+  socklife exporter --all-netns             # every namespace, label netns (root)
   socklife exporter --leak-threshold 10     # CLOSE_WAIT for 10 s is a leak
 """
 
@@ -54,6 +56,7 @@ class Latest:
 @click.option("--listen", default="127.0.0.1:9464", show_default=True, metavar="HOST:PORT",
               help="Where to serve /metrics (loopback by default).")
 @netns_option
+@all_netns_option
 @port_option
 @interval_option
 @cpu_budget_option
@@ -61,22 +64,30 @@ class Latest:
               help="Listeners, destinations and leaking processes exported (fullest, "
                    "busiest, most leaks first; the other processes' leaks as one series).")
 @leak_option
-def command(listen, netns, ports, interval, cpu_budget, top, leak_threshold):
+def command(listen, netns, all_netns, ports, interval, cpu_budget, top, leak_threshold):
     """Serve the sampler's readings as Prometheus metrics (socklife_*)."""
     host, port = parse_hostport(listen)
     try:
         ipaddress.ip_address(host)
     except ValueError:
         raise UsageProblem(f"--listen needs an IP address, got {host!r}") from None
-    check_netns(netns)
+    check_netns(netns, all_netns)
     from prometheus_client import CollectorRegistry, start_http_server
 
     from harness.observe.sampler import Sampler
     from harness.sinks.prometheus import SamplerCollector
 
-    latest = Latest(Sampler(netns=netns, ports=ports, interval=interval,
-                            leak_threshold_s=leak_threshold, cpu_budget=cpu_budget / 100,
-                            fold=False), interval)
+    if all_netns:  # a list of samples, a netns label on every series
+        from harness.observe.hostwide import HostSampler
+        from harness.sinks.prometheus_hosts import HostCollector as SamplerCollector
+
+        sampler = HostSampler(ports, interval, leak_threshold, cpu_budget=cpu_budget / 100,
+                              fold=False)
+    else:
+        sampler = Sampler(netns=netns, ports=ports, interval=interval,
+                          leak_threshold_s=leak_threshold, cpu_budget=cpu_budget / 100,
+                          fold=False)
+    latest = Latest(sampler, interval)
     ticks = samples(latest.sampler, latest.schedule)
     latest.sample = next(ticks)  # before serving: every scrape finds a sample
     registry = CollectorRegistry(auto_describe=False)

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from harness.commands.common import check_netns, netns_option, port_option
+from harness.commands.common import all_netns_option, check_netns, netns_option, port_option
 from harness.observe import snapshot as snap
 
 EPILOG = """\b
@@ -15,7 +15,11 @@ Examples:
   socklife snapshot                       every TCP socket of this namespace
   socklife snapshot --port 8080           sockets with local or remote port 8080
   socklife snapshot --netns lab --json    namespace /run/netns/lab, as JSON (root)
+  socklife snapshot --netns pid:4242      the namespace of process 4242 (root)
+  socklife snapshot --netns /run/docker/netns/1a2b3c4d5e6f
+  socklife snapshot --all-netns           every namespace with sockets (root)
 """
+PROCESSES_SHOWN = 5  # per namespace block, in text
 
 
 SHOWN_ROWS = 10  # per table; the rest is counted, never dropped silently
@@ -51,8 +55,10 @@ def render_text(s: dict, width: int = 80) -> str:
 
     out = Console(file=io.StringIO(), width=width, color_system=None, highlight=False,
                   soft_wrap=False)
-    where = f"netns {s['netns']}" if s["netns"] else "this namespace"
+    where = s.get("host") or (f"netns {s['netns']}" if s["netns"] else "this namespace")
     out.print(Text(f"TCP sockets in {where}: {sum(s['states'].values())}"))
+    if "processes" in s:
+        out.print(Text(_processes_line(s)), overflow="fold")
     if not s.get("consistent", True):
         out.print("  (the dump was interrupted by changes: the counts are approximate)")
     nonzero = [f"{k} {v}" for k, v in s["states"].items() if v] or ["(none)"]
@@ -110,19 +116,59 @@ def render_text(s: dict, width: int = 80) -> str:
     return "\n".join(line.rstrip() for line in out.file.getvalue().splitlines())
 
 
+def _processes_line(s: dict) -> str:
+    """``inode N; processes: nginx/812 (unit nginx.service), ... and 3 more``."""
+    shown = []
+    for p in s["processes"][:PROCESSES_SHOWN]:
+        tag = (f" (container {p['container'][:12]})" if "container" in p
+               else f" (unit {p['unit']})" if "unit" in p else "")
+        shown.append(f"{p['name']}/{p['pid']}{tag}")
+    more = s["process_count"] - len(shown)
+    said = ", ".join(shown) or "none"
+    if more > 0:
+        said += f" ... and {more} more (use --json)"
+    return f"  inode {s['netns_inode']}; processes: {said}"
+
+
+def render_host(snapshot: dict, width: int = 80) -> str:
+    """Every namespace with TCP sockets as a block (render_text), the empty ones
+    counted in a line, and the notes about namespaces that could not be read."""
+    blocks, empty = [], []
+    for s in snapshot["namespaces"]:
+        if sum(s["states"].values()):
+            blocks.append(render_text(s, width))
+        else:
+            empty.append(s)
+    if empty:
+        blocks.append(f"{len(empty)} namespace{'s' if len(empty) > 1 else ''} without TCP "
+                      f"sockets (use --json for their processes)")
+    blocks += [f"note: {line}" for line in snapshot["notes"]]
+    return "\n\n".join(blocks)
+
+
+def _host_snapshot(ports) -> dict:
+    from harness.observe.hostwide import HostSampler
+    from harness.schema.version import SCHEMA
+
+    with HostSampler(ports, owner_after_s=0, meter=False, fold=False) as host:
+        namespaces = host.sample()
+        return {"schema": SCHEMA, "namespaces": namespaces, "notes": host.notes}
+
+
 @click.command("snapshot", epilog=EPILOG)
 @netns_option
+@all_netns_option
 @port_option
 @click.option("--json", "as_json", is_flag=True, help="Print the snapshot as one JSON object.")
-def command(netns, ports, as_json):
+def command(netns, all_netns, ports, as_json):
     """Print the TCP sockets now: states, listeners and their accept queues,
     CLOSE_WAIT sockets with their owners, TIME_WAIT expiry, ephemeral ports."""
-    check_netns(netns)
-    s = snap.take(netns=netns, ports=ports)
+    check_netns(netns, all_netns)
+    s = _host_snapshot(ports) if all_netns else snap.take(netns=netns, ports=ports)
     if as_json:
         click.echo(json.dumps(s))
         return
     import shutil  # with bz2 and lzma: 5 ms a --json snapshot does not need
 
     size = shutil.get_terminal_size((80, 24)).columns if sys.stdout.isatty() else 80
-    click.echo(render_text(s, size))
+    click.echo(render_host(s, size) if all_netns else render_text(s, size))

@@ -16,6 +16,7 @@ from rich.live import Live
 from rich.text import Text
 
 from harness.commands.common import (
+    all_netns_option,
     check_netns,
     cpu_budget_option,
     interval_option,
@@ -32,6 +33,7 @@ Examples:
   socklife watch                              this namespace, every second
   socklife watch --port 8080 --interval 0.2
   socklife watch --netns lab                  (root)
+  socklife watch --all-netns                  a row per namespace (root)
 Keys: q quits (Ctrl-C too).
 """
 
@@ -69,22 +71,30 @@ def frames(console: Console):
 
 @click.command("watch", epilog=EPILOG)
 @netns_option
+@all_netns_option
 @port_option
 @interval_option
 @leak_option
 @cpu_budget_option
-def command(netns, ports, interval, leak_threshold, cpu_budget):
+def command(netns, all_netns, ports, interval, leak_threshold, cpu_budget):
     """A live view: state counts with sparklines, listeners by queue fill, the oldest
-    CLOSE_WAIT sockets with their process, ephemeral headroom, counter rates."""
-    check_netns(netns)
-    where = (f"netns {netns}" if netns else "this netns") + (
+    CLOSE_WAIT sockets with their process, ephemeral headroom, counter rates
+    (--all-netns: a row per namespace)."""
+    check_netns(netns, all_netns)
+    where = ("every netns" if all_netns else f"netns {netns}" if netns else "this netns") + (
         "  ports " + ",".join(map(str, ports)) if ports else "")
     series = StateSeries()
     console = Console() if sys.stdout.isatty() else Console(width=1000)
-    with Sampler(netns, ports, interval, leak_threshold, cpu_budget=cpu_budget / 100,
-                 fold=False) as \
-            sampler, keys() as pressed, \
-            frames(console) as show:
+    if all_netns:
+        from harness.observe.hostwide import HostSampler
+        from harness.views.hosts import host_view
+
+        sampler = HostSampler(ports, interval, leak_threshold, cpu_budget=cpu_budget / 100,
+                              fold=False)
+    else:
+        sampler = Sampler(netns, ports, interval, leak_threshold, cpu_budget=cpu_budget / 100,
+                          fold=False)
+    with sampler, keys() as pressed, frames(console) as show:
 
         def wait(timeout: float) -> None:  # the loop's sleep: a key press may end it
             if "q" in pressed(timeout).lower():
@@ -92,8 +102,14 @@ def command(netns, ports, interval, leak_threshold, cpu_budget):
 
         with Schedule(interval, sleep=wait) as schedule:
             for s in samples(sampler, schedule):
-                series.add(s)
-                clock = time.strftime("%H:%M:%S", time.localtime(s["time"]))
+                clock = time.strftime("%H:%M:%S", time.localtime())
                 header = Text(f"socklife watch  {where}  every {interval:g}s  {clock}  q quits",
                               style="bold")
+                if all_netns:
+                    fit = console.is_terminal
+                    show(host_view(s, header, sampler.notes, fit=fit,
+                                   rows=console.height - 6 if fit else None))
+                    sampler.notes.clear()
+                    continue
+                series.add(s)
                 show(live_view(s, series, header, console.width, fit=console.is_terminal))

@@ -159,12 +159,18 @@ def _one_process(psutil, root: str, pid: int) -> tuple[str, str | None, str | No
     return comm, cmdline, user
 
 
-def _walk(proc: _Proc, wanted: set[int] | None, netns) -> dict[int, tuple[int, int]]:
-    """``{inode: (pid, fd)}``: the processes of ``netns`` first, the others after (all
-    in pid order), until every wanted inode is found."""
+def _walk(proc: _Proc, wanted: set[int] | None, netns,
+          pids_first=None) -> dict[int, tuple[int, int]]:
+    """``{inode: (pid, fd)}``: the processes of ``netns`` first (``pids_first`` when the
+    caller knows them), the others after (all in pid order), until every wanted inode
+    is found."""
     pids = proc.pids()
     first, later = pids, []
-    if netns is not ANY_NETNS:
+    if pids_first is not None:
+        chosen = set(pids_first)
+        first = [p for p in pids if p in chosen]
+        later = [p for p in pids if p not in chosen]
+    elif netns is not ANY_NETNS:
         home = _namespace_link(netns)
         first = []
         for pid in pids:
@@ -178,9 +184,13 @@ def _walk(proc: _Proc, wanted: set[int] | None, netns) -> dict[int, tuple[int, i
 
 
 def socket_owners(inodes: Iterable[int] | None = None, netns=ANY_NETNS,
-                  cache: dict[int, Owner] | None = None) -> dict[int, Owner]:
+                  cache: dict[int, Owner] | None = None,
+                  pids_first=None) -> dict[int, Owner]:
     """Owners of ``inodes`` (None: of every socket of every process); see the module
-    docstring for ``netns`` and ``cache``."""
+    docstring for ``netns`` and ``cache``. ``pids_first``: the processes of ``netns``,
+    when the caller already knows them (a host-wide sampler walks /proc once for every
+    namespace: kernel.namespaces), read first without a readlink of each process's
+    namespace."""
     wanted = None if inodes is None else {i for i in inodes if i}
     if wanted is not None and not wanted:
         return {}
@@ -197,7 +207,7 @@ def socket_owners(inodes: Iterable[int] | None = None, netns=ANY_NETNS,
             wanted -= out.keys()
             if not wanted:
                 return out
-        found = _walk(proc, wanted, netns)
+        found = _walk(proc, wanted, netns, pids_first)
     finally:
         proc.close()
     details = _details(root, {pid for pid, _fd in found.values()})

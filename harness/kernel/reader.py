@@ -24,6 +24,7 @@ class NamespaceReader:
         self.netns = netns
         self.inode = netns_inode(netns)  # what /proc/PID/ns/net links read: net:[INODE]
         self.diag = SockDiag(netns)
+        self.pids = None  # the namespace's processes, when a host-wide walk found them
 
     def close(self) -> None:
         self.diag.close()
@@ -39,9 +40,10 @@ class NamespaceReader:
         return count_codes(self.scan, states, ports, exclude_ports, families)
 
     def sockstat(self) -> dict:
-        """/proc/net/sockstat (IPv4 and IPv6 share its ``tw``)."""
+        """/proc/net/sockstat and sockstat6 (IPv4 and IPv6 share sockstat's ``tw``; the
+        IPv6 sockets in use are sockstat6's TCP6 ``inuse``)."""
         with entered(self.netns):
-            return read_sockstat(ipv6=False)
+            return read_sockstat()
 
     def counters(self) -> dict[str, int]:
         """Tcp and TcpExt counters by name, cumulative."""
@@ -54,4 +56,4 @@ class NamespaceReader:
     def owners(self, inodes) -> dict:
         """``{inode: Owner}``: the processes of this namespace are read first, then, for
         any socket still missing, the others (kernel.owners)."""
-        return socket_owners(inodes, netns=self.netns)
+        return socket_owners(inodes, netns=self.netns, pids_first=self.pids)

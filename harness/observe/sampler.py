@@ -59,6 +59,10 @@ from harness.schema.version import SCHEMA
 RATE_WINDOW_S = 10.0  # growth rates compare with the sample about this long ago
 DEFAULT_CPU_BUDGET = 0.05  # of one core, for everything but the exact counts
 OWNER_AFTER_S = 0.5  # a CLOSE_WAIT socket's owner is looked up once it has lasted this long
+QUIET_MAX_S = 10.0  # a quiet namespace's sockets are walked again at least this often
+# What changes whenever a socket other than TIME_WAIT is made, changes state or goes: a
+# segment in or out, a socket hashed or unhashed (sockstat inuse), an orphan.
+QUIET_COUNTERS = ("InSegs", "OutSegs", "RetransSegs")
 # The kernel counters a sample carries (Tcp and TcpExt names, as nstat shows them).
 COUNTERS = (
     "ListenOverflows", "ListenDrops", "TW", "TWRecycled", "TWKilled", "ActiveOpens",
@@ -96,7 +100,8 @@ class Sampler:
                  leak_threshold_s: float = DEFAULT_THRESHOLD_S, detail_s: float = 1.0,
                  history: int | None = None, *, reader=None, clock=time.time,
                  owner_after_s: float = OWNER_AFTER_S, meter: bool = True,
-                 cpu_budget: float = DEFAULT_CPU_BUDGET, fold: bool = True):
+                 cpu_budget: float = DEFAULT_CPU_BUDGET, fold: bool = True,
+                 reuse_quiet: bool = False):
         self.netns = netns
         self.reader = reader if reader is not None else NamespaceReader(netns)
         self.netns_inode = getattr(self.reader, "inode", None)  # None: a replayed reading
@@ -119,6 +124,9 @@ class Sampler:
         self._sysctls: dict | None = None
         self._tw_mostly_ours = False  # most TIME_WAIT sockets are on self.ports
         self._ever_full: set[str] = set()
+        self.reuse_quiet = reuse_quiet  # see _open_sockets
+        self._walked: tuple | None = None  # (quiet key, time, records but LISTEN)
+        self.walks_saved = 0  # samples that reused a quiet namespace's walk
         self.run = None
         if fold:  # the run's summary and findings (the rules' imports only where asked)
             from harness.observe.summary import RunSummary
@@ -134,16 +142,17 @@ class Sampler:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def _time_wait(self, now: float, listening: set[int],
-                   port_range) -> tuple[TimeWaitView, float | None]:
+    def _time_wait(self, now: float, listening: set[int], port_range,
+                   sockstat: dict) -> tuple[TimeWaitView, float | None]:
         """The TIME_WAIT details, refreshed when the budget says they are due; and the
         CPU seconds the refresh took (None: not dumped in this sample)."""
         if self._tw is not None and not self.budget.due("time_wait", now):
             return self._tw, None
         cpu = time.process_time()
         groups = TimeWaitGroups(listening, port_range)
-        self.reader.scan(groups.add_chunk, ["TIME_WAIT"], self.ports, self._tw_walk,
-                         reset=groups.clear)
+        if not (self.reuse_quiet and not minisockets(sockstat)):  # none: nothing to walk
+            self.reader.scan(groups.add_chunk, ["TIME_WAIT"], self.ports, self._tw_walk,
+                             reset=groups.clear)
         # One walk for both families while there is no IPv6 TIME_WAIT: with both, a
         # dump per family keeps each reply uniform (the column-counting fast path).
         self._tw_walk = FAMILIES if socket.AF_INET6 in groups.families else ONE_WALK
@@ -179,17 +188,50 @@ class Sampler:
         self._tw_mostly_ours = 2 * count > total
         return count
 
-    def _open_sockets(self) -> DumpResult:
-        """Every socket but TIME_WAIT, decoded. The kernel walks its whole established
-        hash for each dump whatever the family (an AF_INET dump costs what one of both
-        families does), so both come from one walk (ONE_WALK)."""
+    def _dump(self, states) -> DumpResult:
         out = DumpResult()
 
         def consume(buf, n, result):
             wire.decode_chunk(buf, n, out.append, result)
 
-        out.consistent = self.reader.scan(consume, NOT_TIME_WAIT, self.ports, ONE_WALK,
+        out.consistent = self.reader.scan(consume, states, self.ports, ONE_WALK,
                                           reset=out.clear)
+        return out
+
+    def _open_sockets(self, sockstat: dict, flat: dict, now: float) -> DumpResult:
+        """Every socket but TIME_WAIT, decoded. The kernel walks its whole established
+        hash for each dump whatever the family (an AF_INET dump costs what one of both
+        families does), so both come from one walk (ONE_WALK).
+
+        ``reuse_quiet`` (the host-wide sampler's): the listeners are dumped every sample
+        (the listening hash alone: ~0.03 ms), the others only when the namespace has
+        changed since they were last walked. The established hash is shared by every
+        namespace of the host, so that walk costs what the host's sockets number, and
+        a namespace where nothing happened has nothing new in it: its sockets other
+        than TIME_WAIT change only with a segment sent or received (Tcp InSegs,
+        OutSegs, RetransSegs) or a socket hashed, unhashed or orphaned (sockstat inuse,
+        orphan), all read before the walk; a FIN_WAIT2 minisocket ends silently, so a
+        namespace holding one is always walked, and every namespace at least every
+        QUIET_MAX_S. An empty namespace (no socket in use, no minisocket) is not
+        dumped at all."""
+        if not self.reuse_quiet:
+            return self._dump(NOT_TIME_WAIT)
+        tcp, tcp6 = sockstat.get("TCP", {}), sockstat.get("TCP6", {})
+        key = (tcp.get("inuse"), tcp6.get("inuse"), tcp.get("orphan"),
+               *(flat.get(name) for name in QUIET_COUNTERS))
+        if not tcp.get("inuse") and not tcp6.get("inuse") and not minisockets(sockstat):
+            self._walked = (key, now, DumpResult())
+            return DumpResult()
+        walked = self._walked
+        if (walked is None or walked[0] != key or now - walked[1] >= QUIET_MAX_S
+                or any(r.state == "FIN_WAIT2" for r in walked[2])):
+            others = self._dump([s for s in NOT_TIME_WAIT if s != "LISTEN"])
+            self._walked = walked = (key, now, others)
+        else:
+            self.walks_saved += 1
+        out = self._dump(["LISTEN"])
+        out.extend(walked[2])
+        out.consistent = out.consistent and walked[2].consistent
         return out
 
     def sample(self, missed: int = 0, final: bool = False) -> dict:
@@ -201,7 +243,8 @@ class Sampler:
         optional = 0.0  # CPU seconds of the parts under the budget, in this sample
         now = self.clock()
         sockstat = self.reader.sockstat()
-        records = self._open_sockets()
+        flat = self.reader.counters()  # before the dump: what changes after is seen next
+        records = self._open_sockets(sockstat, flat, now)
         if self._sysctls is None or self.budget.due("sysctls", now):
             cpu = time.process_time()
             self._sysctls = self.reader.sysctls()
@@ -209,12 +252,12 @@ class Sampler:
             self.budget.spent("sysctls", cost, now)
             optional += cost
         sysctls = self._sysctls
-        flat = self.reader.counters()
         counters = {name: flat[name] for name in COUNTERS if name in flat}
         states = state_counts(records)
         listening = {r.sport for r in records if r.state == "LISTEN"}
         tw, tw_cost = self._time_wait(now, listening,
-                                      sysctls.get("ip_local_port_range", [32768, 60999]))
+                                      sysctls.get("ip_local_port_range", [32768, 60999]),
+                                      sockstat)
         if tw_cost is not None:
             optional += tw_cost
         if self.ports:

@@ -242,6 +242,17 @@ class LocustFigures(TypedDict):
     users: Annotated[int, F("running Users")]
 
 
+class NetnsProcess(TypedDict):
+    """A process living in a namespace (``--all-netns`` samples)."""
+
+    pid: Annotated[int, F("process id")]
+    name: Annotated[str, F("its name (/proc/PID/comm)")]
+    container: NotRequired[Annotated[str, F("the container id its cgroup path shows "
+                                            "(Docker, containerd, CRI-O, Podman)")]]
+    unit: NotRequired[Annotated[str, F("the systemd unit its cgroup path shows "
+                                       "(nginx.service, session-3.scope)")]]
+
+
 class Sample(TypedDict):
     """One reading of a namespace's TCP sockets: a line of ``socklife record``, the output
     of ``snapshot --json``, a line of the Locust plugin's ``--socklife-record``."""
@@ -282,7 +293,13 @@ class Sample(TypedDict):
     sampler: NotRequired[Annotated[SamplerCost, F(
         "the sampler's own cost (samples of a run; absent from a one-shot snapshot)")]]
     host: NotRequired[Annotated[str, F("sampling host, host name/namespace (Locust "
-                                       "plugin records)")]]
+                                       "plugin records), or the namespace's label "
+                                       "(--all-netns: 'netns NAME', 'netns PATH')")]]
+    processes: NotRequired[Annotated[list[NetnsProcess], F(
+        "the processes living in the namespace, by pid (--all-netns samples; at most "
+        "1000)")]]
+    process_count: NotRequired[Annotated[int, F("how many processes live there "
+                                                "(--all-netns samples)")]]
     locust: NotRequired[Annotated[LocustFigures, F("Locust's figures (Locust plugin "
                                                    "records)")]]
 
@@ -512,13 +529,25 @@ class DoctorReport(TypedDict):
     """`socklife doctor --json`."""
 
     schema: Annotated[int, F("version of this contract")]
-    netns: Annotated[str | None, F("namespace observed (null: the doctor's own)")]
+    netns: Annotated[str | None, F("namespace observed (null: the doctor's own; "
+                                   "'all' with --all-netns: each finding's host names its "
+                                   "namespace)")]
     duration_s: Annotated[float, F("how long it sampled", "s")]
     samples: Annotated[int, F("samples taken")]
     findings: Annotated[list[Finding], F("the findings, critical first")]
 
 
+class HostSnapshot(TypedDict):
+    """`socklife snapshot --all-netns --json`: every network namespace of the host."""
+
+    schema: Annotated[int, F("version of this contract")]
+    namespaces: Annotated[list[Sample], F("one sample per namespace (with netns_inode, "
+                                          "processes, process_count), this one first")]
+    notes: Annotated[list[str], F("namespaces that could not be read (gone meanwhile)")]
+
+
 RECORDS = (States, Listener, CloseWaitSocket, LeakOwner, Leaks, Expiry, TimeWait,
-           Destination, Ephemeral, Sysctls, Ages, SamplerCost, LocustFigures, Sample,
+           Destination, Ephemeral, Sysctls, Ages, SamplerCost, LocustFigures, NetnsProcess,
+           Sample, HostSnapshot,
            FindingEvidence, Finding, LeakedSocket, RunLeaks, FullestListener,
            BusiestDestination, Summary, SummaryLine, Verdict, CheckReport, DoctorReport)
