@@ -13,6 +13,9 @@ measured in the same run:
   so that no namespace is quiet (the worst case: every namespace walked every sample);
 - ``walk-all``: every namespace walked every sample (reuse_quiet off), the method
   before this measurement;
+- ``own-ehash``: busy, in namespaces that each have an established hash of their own
+  (made from inside a parent namespace whose net.ipv4.tcp_child_ehash_entries is
+  4096: the parent's sysctl, never the host's), so a walk covers its own sockets only;
 
 and, as the floor, a bare kernel dump (every state, received and discarded) in one of
 the namespaces, which walks the kernel's shared established hash once: N of those are
@@ -56,12 +59,23 @@ from harness.kernel.netns import entered
 from harness.observe.hostwide import HostSampler
 
 PREFIX = f"sl-bns{os.getpid()}-"
+PARENT = f"sl-bnsp{os.getpid()}"  # own-ehash: the namespace the others are made from
+CHILD_EHASH = "4096"
 
 
-def make_namespaces(n: int) -> list[str]:
+def make_namespaces(n: int, own_ehash: bool = False) -> list[str]:
+    """``n`` namespaces; ``own_ehash``: made from inside PARENT, whose
+    tcp_child_ehash_entries gives each its own established hash (PARENT's sysctl, not
+    the host's)."""
     names = [f"{PREFIX}{i}" for i in range(n)]
+    make = ["ip", "netns", "add"]
+    if own_ehash:
+        subprocess.run(["ip", "netns", "add", PARENT], check=True)
+        with entered(PARENT), open("/proc/sys/net/ipv4/tcp_child_ehash_entries", "w") as f:
+            f.write(CHILD_EHASH)
+        make = ["nsenter", f"--net=/run/netns/{PARENT}", *make]
     for name in names:
-        subprocess.run(["ip", "netns", "add", name], check=True)
+        subprocess.run([*make, name], check=True)
         subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
         with entered(name):  # /proc/sys shows the namespace of the thread that opens it
             for key, value in TIME_WAIT_SYSCTLS.items():
@@ -72,7 +86,7 @@ def make_namespaces(n: int) -> list[str]:
 
 def remove_namespaces() -> None:
     for name in os.listdir("/run/netns") if os.path.isdir("/run/netns") else []:
-        if name.startswith(PREFIX):
+        if name.startswith(PREFIX) or name == PARENT:
             subprocess.run(["ip", "netns", "del", name], check=False)
 
 
@@ -115,6 +129,8 @@ def measure(names, samples: int, reuse: bool, busy: bool) -> tuple[list[float], 
             t0 = time.process_time()
             found = sampler.sample()
             cpu.append(time.process_time() - t0)
+            print(f"    sample: {1000 * cpu[-1]:.1f} ms, walks saved so far "
+                  f"{sum(s.walks_saved for s in sampler.samplers.values())}", file=sys.stderr)
             assert len(found) == len(names), (len(found), sampler.notes)
         saved = sum(s.walks_saved for s in sampler.samplers.values())
     finally:
@@ -127,6 +143,7 @@ def main() -> None:
     ap.add_argument("--counts", default="1,10,50,200")
     ap.add_argument("--sockets", type=int, default=30000)
     ap.add_argument("--samples", type=int, default=8)
+    ap.add_argument("--methods", default="quiet,busy,walk-all,own-ehash")
     args = ap.parse_args()
     require_root("bench_netns.py", "it makes namespaces")
     exit_on_sigterm()
@@ -139,8 +156,10 @@ def main() -> None:
     try:
         for n in counts:
             for method, reuse, busy in (("quiet", True, False), ("busy", True, True),
-                                        ("walk-all", False, False)):
-                names = make_namespaces(n)
+                                        ("walk-all", False, False), ("own-ehash", True, True)):
+                if method not in args.methods.split(","):
+                    continue
+                names = make_namespaces(n, own_ehash=method == "own-ehash")
                 held = populate(names, args.sockets)
                 try:
                     with entered(names[0]):

@@ -17,18 +17,27 @@ until a test asks. In a test::
 A socket counts when it entered the state during the test: its (kernel cookie, state)
 pair was not there when the test began. A TIME_WAIT socket keeps the cookie of the
 connection it was, so a connection opened before the test and closed by it counts.
-``ports`` keeps the look to sockets with that local or remote port, so other work on
-the machine does not count; ``netns`` names a namespace under /run/netns (root).
-ListenOverflows is the namespace's counter: ``ports`` does not narrow it.
+
+By default (``scope="process"``) only the test's own sockets count, so a leak in
+another process on the same machine never fails a clean test: a CLOSE_WAIT (or any
+socket with an owner) counts when the test process or one of its descendants holds
+it (kernel.proctree; their fds only are read). A TIME_WAIT socket has no owner (the
+kernel keeps a minisocket): it counts unless its connection belonged to a process
+outside the test when the test began. ``scope="namespace"`` counts every socket of the
+namespace, as before. ``ports`` keeps the look to sockets with that local or remote
+port; ``netns`` names a namespace (a name under /run/netns, a path, pid:N; root).
+ListenOverflows is the namespace's counter: neither ``scope`` nor ``ports`` narrows it.
 """
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
 
 BUDGETS = ("close_wait", "time_wait", "listen_overflows")
+SCOPES = ("process", "namespace")
 SETTLE_S = 0.2  # a socket about to be closed is given this long before it counts
 SHOWN = 10  # sockets named in a failure message
 
@@ -36,16 +45,41 @@ SHOWN = 10  # sockets named in a failure message
 class TcpStates:
     """Sockets and ListenOverflows at the start of a test, compared with now."""
 
-    def __init__(self, ports=(), netns: str | None = None):
-        self.restrict(ports, netns)
+    def __init__(self, ports=(), netns: str | None = None, scope: str = "process"):
+        self.root_pid = os.getpid()  # the test process: its tree is "the test's own"
+        self.restrict(ports, netns, scope)
 
-    def restrict(self, ports=(), netns: str | None = None) -> TcpStates:
-        """Look only at ``ports`` (local or remote) in ``netns``, starting over now."""
-        self.ports, self.netns = tuple(ports), netns
-        self._before = {(r.cookie, r.state) for r in self._dump()}
+    def restrict(self, ports=(), netns: str | None = None,
+                 scope: str = "process") -> TcpStates:
+        """Look only at ``ports`` (local or remote) in ``netns``, the test's own sockets
+        (``scope="process"``) or all (``"namespace"``), starting over now."""
+        if scope not in SCOPES:
+            raise ValueError(f"scope={scope!r}: 'process' or 'namespace'")
+        self.ports, self.netns, self.scope = tuple(ports), netns, scope
+        before = self._dump()
+        self._before = {(r.cookie, r.state) for r in before}
+        self._others = self._others_cookies(before) if scope == "process" else set()
         self._overflows = self._listen_overflows()
         self.started = time.monotonic()  # what the test makes is younger than this
         return self
+
+    def _tree(self) -> set[int]:
+        from harness.kernel.proctree import process_tree
+
+        return process_tree(self.root_pid)
+
+    def _others_cookies(self, records) -> set[int]:
+        """Cookies of the connections held outside the test's process tree now: if one
+        ends in TIME_WAIT during the test, it is not the test's."""
+        from harness.kernel.owners import socket_owners
+
+        held = [r for r in records if r.inode and r.state not in ("LISTEN", "TIME_WAIT")]
+        if not held:
+            return set()
+        owners = socket_owners([r.inode for r in held], netns=self.netns)
+        tree = self._tree()
+        return {r.cookie for r in held
+                if r.inode in owners and owners[r.inode].pid not in tree}
 
     def _dump(self, states=None):
         from harness.kernel import sockdiag
@@ -60,8 +94,17 @@ class TcpStates:
             return read_tcp_counters().get("ListenOverflows", 0)
 
     def new(self, state: str) -> list:
-        """Sockets in ``state`` now that entered it since the test began."""
-        return [r for r in self._dump([state]) if (r.cookie, state) not in self._before]
+        """Sockets in ``state`` now that entered it since the test began (the test's
+        own, in process scope)."""
+        found = [r for r in self._dump([state]) if (r.cookie, state) not in self._before]
+        if self.scope == "namespace" or not found:
+            return found
+        if state == "TIME_WAIT":
+            return [r for r in found if r.cookie not in self._others]
+        from harness.kernel.owners import owned_by
+
+        mine = owned_by(self._tree())
+        return [r for r in found if r.inode in mine]
 
     def describe(self, records) -> str:
         """One line per socket: state, local -> remote, age bound, owning process."""
@@ -123,7 +166,7 @@ class TcpStates:
 def _budget_problem(marker) -> str | None:
     """What is wrong with a tcp_budget marker's arguments, or None."""
     kwargs = marker.kwargs
-    unknown = sorted(set(kwargs) - {*BUDGETS, "ports", "netns"})
+    unknown = sorted(set(kwargs) - {*BUDGETS, "ports", "netns", "scope"})
     if marker.args or unknown:
         return f"unknown argument(s) {unknown or list(marker.args)}"
     for name in BUDGETS:
@@ -134,6 +177,8 @@ def _budget_problem(marker) -> str | None:
     if isinstance(ports, int | str) or not all(
             isinstance(p, int) and 0 < p < 65536 for p in ports):
         return f"ports={ports!r}: a list of port numbers"
+    if kwargs.get("scope", "process") not in SCOPES:
+        return f"scope={kwargs['scope']!r}: 'process' (the test's own sockets) or 'namespace'"
     return None
 
 
@@ -141,8 +186,9 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers",
         "tcp_budget(close_wait=None, time_wait=None, listen_overflows=None, ports=(), "
-        "netns=None): fail the test when it leaves more new sockets in those states "
-        "(socklife)")
+        "netns=None, scope='process'): fail the test when it leaves more new sockets in "
+        "those states; scope='process' counts the test's own (its process tree), "
+        "'namespace' every socket (socklife)")
 
 
 @pytest.fixture
@@ -161,7 +207,8 @@ def pytest_runtest_call(item):
     problem = _budget_problem(marker)
     if problem is None:
         try:
-            watch = TcpStates(marker.kwargs.get("ports", ()), marker.kwargs.get("netns"))
+            watch = TcpStates(marker.kwargs.get("ports", ()), marker.kwargs.get("netns"),
+                              marker.kwargs.get("scope", "process"))
         except KernelError as exc:
             problem = str(exc)
     if problem:

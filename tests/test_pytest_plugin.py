@@ -247,3 +247,64 @@ def test_typo():
     out = result.stdout.str()
     assert f"tcp_budget: {reason}" in out
     assert "pytest_plugin.py" not in out and "During handling" not in out
+
+
+BESIDE = """
+import os, socket, sys, time
+trigger, done = sys.argv[1], sys.argv[2]
+while not os.path.exists(trigger):
+    time.sleep(0.01)
+lst = socket.create_server(("127.0.0.1", 0))
+client = socket.create_connection(lst.getsockname())
+leaked, _ = lst.accept()
+client.close()  # `leaked` is never closed: CLOSE_WAIT, in a process beside the test
+open(done, "w").write(str(os.getpid()))
+time.sleep(60)
+"""
+
+
+@pytest.mark.live
+@pytest.mark.parametrize("scope, outcome", [("process", "passed"), ("namespace", "failed")])
+def test_a_leak_beside_the_test_fails_only_a_namespace_wide_look(run_inner, tmp_path,
+                                                                 scope, outcome):
+    """A process that is not the test's (started by a shell that exits at once, so it is
+    no descendant of the test process) leaks a CLOSE_WAIT while the test runs: the
+    test's own sockets are clean, so it passes by default and fails with
+    scope='namespace'."""
+    trigger, done = tmp_path / "go", tmp_path / "done"
+    subprocess.run(["sh", "-c", '"$0" -c "$1" "$2" "$3" >/dev/null 2>&1 &',
+                    sys.executable, BESIDE, str(trigger), str(done)], check=True)
+    try:
+        result = run_inner(f"""
+import os, time
+@pytest.mark.tcp_budget(close_wait=0, scope={scope!r})
+def test_clean_beside_a_leak():
+    serve_and_connect(close_server=True)
+    open({str(trigger)!r}, "w").close()
+    while not os.path.exists({str(done)!r}):
+        time.sleep(0.01)
+""")
+        result.assert_outcomes(**{outcome: 1})
+        if outcome == "failed":
+            assert "1 new CLOSE_WAIT socket(s), budget 0" in result.stdout.str()
+    finally:
+        trigger.touch()  # a leaker still waiting goes on to write its pid, then is killed
+        deadline = time.monotonic() + 10
+        while not done.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        if done.exists():
+            import os
+            import signal
+
+            os.kill(int(done.read_text()), signal.SIGKILL)
+
+
+def test_a_bad_scope_fails_with_one_line(run_inner):
+    result = run_inner("""
+@pytest.mark.tcp_budget(close_wait=0, scope="host")
+def test_typo():
+    pass
+""")
+    result.assert_outcomes(failed=1)
+    assert "tcp_budget: scope='host': 'process' (the test's own sockets) or 'namespace'" in \
+        result.stdout.str()

@@ -8,6 +8,8 @@ import sys
 import click
 
 from harness.commands.common import all_netns_option, check_netns, netns_option, port_option
+from harness.errors import UsageProblem
+from harness.kernel.inet_diag import STATES
 from harness.observe import snapshot as snap
 
 EPILOG = """\b
@@ -18,6 +20,9 @@ Examples:
   socklife snapshot --netns pid:4242      the namespace of process 4242 (root)
   socklife snapshot --netns /run/docker/netns/1a2b3c4d5e6f
   socklife snapshot --all-netns           every namespace with sockets (root)
+  socklife snapshot --sockets             every socket, as ss -tanp -o lists them
+  socklife snapshot --state CLOSE_WAIT --state LAST_ACK     (filtered in the kernel)
+  socklife snapshot --pid 4242            the sockets of process 4242 and its children
 """
 PROCESSES_SHOWN = 5  # per namespace block, in text
 
@@ -155,20 +160,87 @@ def _host_snapshot(ports) -> dict:
         return {"schema": SCHEMA, "namespaces": namespaces, "notes": host.notes}
 
 
+def _timer_text(t: dict | None) -> str:
+    """``timer:(keepalive,7.2sec,0)`` as ``ss -o`` writes it; "" without a timer."""
+    if t is None:
+        return ""
+    left = t["expires_s"]
+    when = f"{left:.1f}sec" if left >= 1 else f"{1000 * left:.0f}ms"
+    return f"timer:({t['name']},{when},{t['retrans']})"
+
+
+def render_listing(listing: dict, width: int = 80, limit: int = 1000) -> str:
+    """The sockets of a records.SocketListing as a table; past ``limit`` rows the rest
+    are counted ("... and N more (use --json)")."""
+    import io
+
+    from rich.console import Console
+
+    out = Console(file=io.StringIO(), width=width, color_system=None, highlight=False,
+                  soft_wrap=False)
+    where = f"netns {listing['netns']}" if listing["netns"] else "this namespace"
+    said = [f"in {where}"]
+    if listing["states_asked"]:
+        said.append("state " + ",".join(listing["states_asked"]))
+    if listing["pid"] is not None:
+        said.append(f"held by pid {listing['pid']} and its children")
+    out.print(f"TCP sockets {' '.join(said)}: {listing['count']}")
+    if not listing["consistent"]:
+        out.print("  (the dump was interrupted by changes: the list is approximate)")
+    if listing["sockets"]:
+        table = _table(("STATE", "left"), ("RECV-Q", "right"), ("SEND-Q", "right"),
+                       ("LOCAL", "left"), ("PEER", "left"), ("PROCESS", "left"),
+                       ("TIMER", "left"))
+        for row in listing["sockets"][:limit]:
+            proc = f"{row['process']}/{row['pid']} fd {row['fd']}" if row["pid"] else "-"
+            table.add_row(row["state"], str(row["recv_q"]), str(row["send_q"]), row["local"],
+                          row["remote"], proc, _timer_text(row["timer"]))
+        out.print(table)
+    if listing["count"] > limit:
+        out.print(f"  ... and {listing['count'] - limit} more (use --json)")
+    return "\n".join(line.rstrip() for line in out.file.getvalue().splitlines())
+
+
 @click.command("snapshot", epilog=EPILOG)
 @netns_option
 @all_netns_option
 @port_option
+@click.option("--state", "states", metavar="STATE", multiple=True,
+              type=click.Choice(STATES, case_sensitive=False),
+              help="List only the sockets in STATE (repeatable; filtered in the kernel by "
+                   "the dump's state mask). Implies --sockets.")
+@click.option("--pid", type=click.IntRange(1), default=None, metavar="N",
+              help="List only the sockets held by process N and its descendants, in N's "
+                   "namespace unless --netns names one (TIME_WAIT has no owner). "
+                   "Implies --sockets.")
+@click.option("--sockets", "list_sockets", is_flag=True,
+              help="List every socket, as `ss -tanp -o` does: state, queues, addresses, "
+                   "process, timer (expiry, retransmissions).")
+@click.option("--limit", type=click.IntRange(1), default=1000, show_default=True,
+              metavar="N", help="Sockets shown in text (the rest counted; --json has all).")
 @click.option("--json", "as_json", is_flag=True, help="Print the snapshot as one JSON object.")
-def command(netns, all_netns, ports, as_json):
+def command(netns, all_netns, ports, states, pid, list_sockets, limit, as_json):
     """Print the TCP sockets now: states, listeners and their accept queues,
-    CLOSE_WAIT sockets with their owners, TIME_WAIT expiry, ephemeral ports."""
-    check_netns(netns, all_netns)
-    s = _host_snapshot(ports) if all_netns else snap.take(netns=netns, ports=ports)
+    CLOSE_WAIT sockets with their owners, TIME_WAIT expiry, ephemeral ports
+    (--sockets, --state, --pid: a listing of the sockets instead)."""
+    list_sockets = list_sockets or bool(states) or pid is not None
+    if list_sockets and all_netns:
+        raise UsageProblem("--sockets, --state and --pid list one namespace: use --netns "
+                           "(or none) instead of --all-netns")
+    check_netns(netns if pid is None or netns else f"pid:{pid}", all_netns)
+    if list_sockets:
+        from harness.observe.listing import listing
+
+        s = listing(netns, [st.upper() for st in states] or None, ports, pid)
+    else:
+        s = _host_snapshot(ports) if all_netns else snap.take(netns=netns, ports=ports)
     if as_json:
         click.echo(json.dumps(s))
         return
     import shutil  # with bz2 and lzma: 5 ms a --json snapshot does not need
 
     size = shutil.get_terminal_size((80, 24)).columns if sys.stdout.isatty() else 80
-    click.echo(render_host(s, size) if all_netns else render_text(s, size))
+    if list_sockets:
+        click.echo(render_listing(s, size, limit))
+    else:
+        click.echo(render_host(s, size) if all_netns else render_text(s, size))

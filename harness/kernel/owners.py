@@ -216,3 +216,18 @@ def socket_owners(inodes: Iterable[int] | None = None, netns=ANY_NETNS,
     if cache is not None:
         cache.update(out)
     return out
+
+
+def owned_by(pids: Iterable[int]) -> dict[int, Owner]:
+    """``{inode: Owner}`` of every socket the processes ``pids`` hold (a process tree's:
+    kernel.proctree), their fds only; the lowest pid wins a socket several hold."""
+    root = proc_root()
+    proc = _Proc(root)
+    found: dict[int, tuple[int, int]] = {}
+    try:
+        for pid in sorted(pids):
+            proc.read_fds(pid, None, found)
+    finally:
+        proc.close()
+    details = _details(root, {pid for pid, _fd in found.values()})
+    return {inode: Owner(pid, fd, *details[pid]) for inode, (pid, fd) in found.items()}

@@ -537,6 +537,51 @@ class DoctorReport(TypedDict):
     findings: Annotated[list[Finding], F("the findings, critical first")]
 
 
+class SocketTimer(TypedDict):
+    """A socket's pending timer, as ``ss -o`` shows it."""
+
+    name: Annotated[Literal["on", "keepalive", "timewait", "persist"], F(
+        "which (idiag_timer: 1 on = retransmission, 2 keepalive, 3 timewait, 4 persist = "
+        "zero-window probe)")]
+    expires_s: Annotated[float, F("time left until it fires (idiag_expires)", "s")]
+    retrans: Annotated[int, F("retransmissions, or keepalive probes, sent so far "
+                              "(idiag_retrans)")]
+
+
+class ListedSocket(TypedDict):
+    """One socket of `snapshot --sockets` (a line of ``ss -tanp -o``)."""
+
+    state: Annotated[str, F("TCP state (the kernel's name without TCP_)")]
+    recv_q: Annotated[int, F("idiag_rqueue: bytes not read yet; for LISTEN, the accept "
+                             "queue", "bytes")]
+    send_q: Annotated[int, F("idiag_wqueue: bytes not acknowledged yet; for LISTEN, the "
+                             "backlog", "bytes")]
+    local: Annotated[str, F("ip:port ([v6]:port)")]
+    remote: Annotated[str, F("ip:port ([v6]:port)")]
+    pid: Annotated[int | None, F("process holding it (null: none, a TIME_WAIT or request "
+                                 "socket)")]
+    process: Annotated[str | None, F("its name")]
+    fd: Annotated[int | None, F("its file descriptor there")]
+    timer: Annotated[SocketTimer | None, F("the pending timer (null: none)")]
+
+
+class SocketListing(TypedDict):
+    """`socklife snapshot --sockets --json` (and --state, --pid)."""
+
+    schema: Annotated[int, F("version of this contract")]
+    time: Annotated[float, F("when the sockets were read (Unix time)", "s")]
+    netns: Annotated[str | None, F("namespace read, as asked (pid:N for --pid without "
+                                   "--netns; null: socklife's own)")]
+    netns_inode: Annotated[int, F("its inode (net:[INODE])")]
+    states_asked: Annotated[list[str] | None, F("--state filter (null: every state)")]
+    ports: Annotated[list[int], F("--port filter (empty: every port)")]
+    pid: Annotated[int | None, F("--pid: sockets held by this process and its "
+                                 "descendants (null: every socket)")]
+    consistent: Annotated[bool, F("false when the dump was interrupted by changes")]
+    count: Annotated[int, F("sockets listed")]
+    sockets: Annotated[list[ListedSocket], F("in the order the kernel walks its hashes")]
+
+
 class HostSnapshot(TypedDict):
     """`socklife snapshot --all-netns --json`: every network namespace of the host."""
 
@@ -548,6 +593,6 @@ class HostSnapshot(TypedDict):
 
 RECORDS = (States, Listener, CloseWaitSocket, LeakOwner, Leaks, Expiry, TimeWait,
            Destination, Ephemeral, Sysctls, Ages, SamplerCost, LocustFigures, NetnsProcess,
-           Sample, HostSnapshot,
+           Sample, SocketTimer, ListedSocket, SocketListing, HostSnapshot,
            FindingEvidence, Finding, LeakedSocket, RunLeaks, FullestListener,
            BusiestDestination, Summary, SummaryLine, Verdict, CheckReport, DoctorReport)
