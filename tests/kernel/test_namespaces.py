@@ -69,7 +69,8 @@ def test_an_unshared_namespace_is_found_with_its_process(netns):
         found = {f.inode: f for f in nsmod.discover()}
         mine = found[os.stat(leaker.path).st_ino]
         assert mine.name is None and mine.handle == leaker.path
-        comm = open(f"/proc/{leaker.pid}/comm").read().strip()
+        with open(f"/proc/{leaker.pid}/comm") as f:
+            comm = f.read().strip()
         assert [(p.pid, p.name) for p in mine.processes] == [(leaker.pid, comm)]
         by_name = {f.name: f for f in found.values() if f.name}
         assert by_name[named].handle == named and by_name[named].processes == []
