@@ -26,6 +26,27 @@ all_netns_option = click.option(
     help="Every network namespace of the host (/run/netns, /run/docker/netns, "
          "/proc/*/ns/net), each with its processes; needs root.")
 
+cgroup_option = click.option(
+    "--cgroup", "cgroups", metavar="PATH", multiple=True,
+    help="Only the sockets of cgroup v2 PATH, as `ss --cgroup` prints it "
+         "(/system.slice/nginx.service; repeatable; filtered in the kernel). TIME_WAIT "
+         "sockets belong to no cgroup.")
+
+
+def cgroup_ids(paths) -> tuple[int, ...]:
+    """The cgroup v2 ids of ``--cgroup`` paths; a one-line UsageProblem for a path that
+    names no cgroup, or a build whose dump cannot filter by cgroup."""
+    if not paths:
+        return ()
+    from harness.kernel.cgroups import CgroupPaths, dump_supports_cgroup
+
+    known = CgroupPaths()
+    ids = tuple(known.id_of(path) for path in paths)  # KernelError: exit 2, one line
+    if not dump_supports_cgroup():
+        raise UsageProblem("--cgroup: this build's dump does not filter by cgroup yet "
+                           "(INET_DIAG_BC_CGROUP_COND arrives with issue 16's wire format)")
+    return ids
+
 
 def _few_enough(_ctx, param, ports):
     if len(set(ports)) > MAX_FILTER_PORTS:

@@ -9,6 +9,8 @@ import click
 
 from harness.commands.common import (
     all_netns_option,
+    cgroup_ids,
+    cgroup_option,
     check_netns,
     cpu_budget_option,
     interval_option,
@@ -58,13 +60,15 @@ class Latest:
 @netns_option
 @all_netns_option
 @port_option
+@cgroup_option
 @interval_option
 @cpu_budget_option
 @click.option("--top", type=click.IntRange(1, 1000), default=10, show_default=True,
               help="Listeners, destinations and leaking processes exported (fullest, "
                    "busiest, most leaks first; the other processes' leaks as one series).")
 @leak_option
-def command(listen, netns, all_netns, ports, interval, cpu_budget, top, leak_threshold):
+def command(listen, netns, all_netns, ports, cgroups, interval, cpu_budget, top,
+            leak_threshold):
     """Serve the sampler's readings as Prometheus metrics (socklife_*)."""
     host, port = parse_hostport(listen)
     try:
@@ -72,6 +76,7 @@ def command(listen, netns, all_netns, ports, interval, cpu_budget, top, leak_thr
     except ValueError:
         raise UsageProblem(f"--listen needs an IP address, got {host!r}") from None
     check_netns(netns, all_netns)
+    ids = cgroup_ids(cgroups)
     from prometheus_client import CollectorRegistry, start_http_server
 
     from harness.observe.sampler import Sampler
@@ -82,11 +87,11 @@ def command(listen, netns, all_netns, ports, interval, cpu_budget, top, leak_thr
         from harness.sinks.prometheus_hosts import HostCollector as SamplerCollector
 
         sampler = HostSampler(ports, interval, leak_threshold, cpu_budget=cpu_budget / 100,
-                              fold=False)
+                              fold=False, cgroup_ids=ids)
     else:
         sampler = Sampler(netns=netns, ports=ports, interval=interval,
                           leak_threshold_s=leak_threshold, cpu_budget=cpu_budget / 100,
-                          fold=False)
+                          fold=False, cgroup_ids=ids)
     latest = Latest(sampler, interval)
     ticks = samples(latest.sampler, latest.schedule)
     latest.sample = next(ticks)  # before serving: every scrape finds a sample

@@ -9,6 +9,8 @@ import click
 
 from harness.commands.common import (
     all_netns_option,
+    cgroup_ids,
+    cgroup_option,
     check_netns,
     cpu_budget_option,
     interval_option,
@@ -45,22 +47,27 @@ Ctrl-C or SIGTERM ends the run after the current sample (exit 130 /
 @netns_option
 @all_netns_option
 @port_option
+@cgroup_option
 @interval_option
 @click.option("--duration", type=FiniteFloat(0, min_open=True), default=None,
               metavar="S", help="Stop after S seconds (default: until Ctrl-C or SIGTERM).")
 @leak_option
 @cpu_budget_option
-def command(output, netns, all_netns, ports, interval, duration, leak_threshold, cpu_budget):
+def command(output, netns, all_netns, ports, cgroups, interval, duration, leak_threshold,
+            cpu_budget):
     """Record samples of the TCP sockets to a JSON Lines file, each line written whole."""
     check_outputs({"-o": output})
     check_netns(netns, all_netns)
+    ids = cgroup_ids(cgroups)
     progress = sys.stderr.isatty() and not all_netns
     if all_netns:
         from harness.observe.hostwide import HostSampler
 
-        sampler = HostSampler(ports, interval, leak_threshold, cpu_budget=cpu_budget / 100)
+        sampler = HostSampler(ports, interval, leak_threshold, cpu_budget=cpu_budget / 100,
+                              cgroup_ids=ids)
     else:  # the sampler first: a kernel that refuses leaves an existing file as it was
-        sampler = Sampler(netns, ports, interval, leak_threshold, cpu_budget=cpu_budget / 100)
+        sampler = Sampler(netns, ports, interval, leak_threshold, cpu_budget=cpu_budget / 100,
+                          cgroup_ids=ids)
     with sampler, JsonlWriter(output) as out:
         def on_sample(s):
             if all_netns:  # one line per namespace; a namespace gone is a note

@@ -7,7 +7,14 @@ import sys
 
 import click
 
-from harness.commands.common import all_netns_option, check_netns, netns_option, port_option
+from harness.commands.common import (
+    all_netns_option,
+    cgroup_ids,
+    cgroup_option,
+    check_netns,
+    netns_option,
+    port_option,
+)
 from harness.errors import UsageProblem
 from harness.kernel.inet_diag import STATES
 from harness.observe import snapshot as snap
@@ -151,11 +158,12 @@ def render_host(snapshot: dict, width: int = 80) -> str:
     return "\n\n".join(blocks)
 
 
-def _host_snapshot(ports) -> dict:
+def _host_snapshot(ports, ids=()) -> dict:
     from harness.observe.hostwide import HostSampler
     from harness.schema.version import SCHEMA
 
-    with HostSampler(ports, owner_after_s=0, meter=False, fold=False) as host:
+    with HostSampler(ports, owner_after_s=0, meter=False, fold=False,
+                     cgroup_ids=ids) as host:
         namespaces = host.sample()
         return {"schema": SCHEMA, "namespaces": namespaces, "notes": host.notes}
 
@@ -188,13 +196,16 @@ def render_listing(listing: dict, width: int = 80, limit: int = 1000) -> str:
     if not listing["consistent"]:
         out.print("  (the dump was interrupted by changes: the list is approximate)")
     if listing["sockets"]:
-        table = _table(("STATE", "left"), ("RECV-Q", "right"), ("SEND-Q", "right"),
-                       ("LOCAL", "left"), ("PEER", "left"), ("PROCESS", "left"),
-                       ("TIMER", "left"))
+        cgroups = any("cgroup" in row for row in listing["sockets"])
+        columns = [("STATE", "left"), ("RECV-Q", "right"), ("SEND-Q", "right"),
+                   ("LOCAL", "left"), ("PEER", "left"), ("PROCESS", "left"),
+                   ("TIMER", "left")] + ([("CGROUP", "left")] if cgroups else [])
+        table = _table(*columns)
         for row in listing["sockets"][:limit]:
             proc = f"{row['process']}/{row['pid']} fd {row['fd']}" if row["pid"] else "-"
-            table.add_row(row["state"], str(row["recv_q"]), str(row["send_q"]), row["local"],
-                          row["remote"], proc, _timer_text(row["timer"]))
+            cells = [row["state"], str(row["recv_q"]), str(row["send_q"]), row["local"],
+                     row["remote"], proc, _timer_text(row["timer"])]
+            table.add_row(*cells, *([row.get("cgroup", "-")] if cgroups else []))
         out.print(table)
     if listing["count"] > limit:
         out.print(f"  ... and {listing['count'] - limit} more (use --json)")
@@ -205,6 +216,7 @@ def render_listing(listing: dict, width: int = 80, limit: int = 1000) -> str:
 @netns_option
 @all_netns_option
 @port_option
+@cgroup_option
 @click.option("--state", "states", metavar="STATE", multiple=True,
               type=click.Choice(STATES, case_sensitive=False),
               help="List only the sockets in STATE (repeatable; filtered in the kernel by "
@@ -219,7 +231,7 @@ def render_listing(listing: dict, width: int = 80, limit: int = 1000) -> str:
 @click.option("--limit", type=click.IntRange(1), default=1000, show_default=True,
               metavar="N", help="Sockets shown in text (the rest counted; --json has all).")
 @click.option("--json", "as_json", is_flag=True, help="Print the snapshot as one JSON object.")
-def command(netns, all_netns, ports, states, pid, list_sockets, limit, as_json):
+def command(netns, all_netns, ports, cgroups, states, pid, list_sockets, limit, as_json):
     """Print the TCP sockets now: states, listeners and their accept queues,
     CLOSE_WAIT sockets with their owners, TIME_WAIT expiry, ephemeral ports
     (--sockets, --state, --pid: a listing of the sockets instead)."""
@@ -228,12 +240,14 @@ def command(netns, all_netns, ports, states, pid, list_sockets, limit, as_json):
         raise UsageProblem("--sockets, --state and --pid list one namespace: use --netns "
                            "(or none) instead of --all-netns")
     check_netns(netns if pid is None or netns else f"pid:{pid}", all_netns)
+    ids = cgroup_ids(cgroups)
     if list_sockets:
         from harness.observe.listing import listing
 
-        s = listing(netns, [st.upper() for st in states] or None, ports, pid)
+        s = listing(netns, [st.upper() for st in states] or None, ports, pid, ids)
     else:
-        s = _host_snapshot(ports) if all_netns else snap.take(netns=netns, ports=ports)
+        s = (_host_snapshot(ports, ids) if all_netns
+             else snap.take(netns=netns, ports=ports, cgroup_ids=ids))
     if as_json:
         click.echo(json.dumps(s))
         return

@@ -17,6 +17,8 @@ from rich.text import Text
 
 from harness.commands.common import (
     all_netns_option,
+    cgroup_ids,
+    cgroup_option,
     check_netns,
     cpu_budget_option,
     interval_option,
@@ -73,14 +75,16 @@ def frames(console: Console):
 @netns_option
 @all_netns_option
 @port_option
+@cgroup_option
 @interval_option
 @leak_option
 @cpu_budget_option
-def command(netns, all_netns, ports, interval, leak_threshold, cpu_budget):
+def command(netns, all_netns, ports, cgroups, interval, leak_threshold, cpu_budget):
     """A live view: state counts with sparklines, listeners by queue fill, the oldest
     CLOSE_WAIT sockets with their process, ephemeral headroom, counter rates
     (--all-netns: a row per namespace)."""
     check_netns(netns, all_netns)
+    ids = cgroup_ids(cgroups)
     where = ("every netns" if all_netns else f"netns {netns}" if netns else "this netns") + (
         "  ports " + ",".join(map(str, ports)) if ports else "")
     series = StateSeries()
@@ -90,10 +94,10 @@ def command(netns, all_netns, ports, interval, leak_threshold, cpu_budget):
         from harness.views.hosts import host_view
 
         sampler = HostSampler(ports, interval, leak_threshold, cpu_budget=cpu_budget / 100,
-                              fold=False)
+                              fold=False, cgroup_ids=ids)
     else:
         sampler = Sampler(netns, ports, interval, leak_threshold, cpu_budget=cpu_budget / 100,
-                          fold=False)
+                          fold=False, cgroup_ids=ids)
     with sampler, keys() as pressed, frames(console) as show:
 
         def wait(timeout: float) -> None:  # the loop's sleep: a key press may end it

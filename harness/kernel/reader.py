@@ -30,9 +30,10 @@ class NamespaceReader:
         self.diag.close()
 
     def scan(self, consume, states=None, ports=(), families=FAMILIES, reset=None,
-             exclude_ports: bool = False) -> bool:
-        """A sock_diag dump fed to ``consume`` buffer by buffer (SockDiag.scan)."""
-        return self.diag.scan(consume, states, ports, families, reset, exclude_ports)
+             exclude_ports: bool = False, **cgroup) -> bool:
+        """A sock_diag dump fed to ``consume`` buffer by buffer (SockDiag.scan;
+        ``cgroup_ids=`` where the dump filters by cgroup: kernel.cgroups)."""
+        return self.diag.scan(consume, states, ports, families, reset, exclude_ports, **cgroup)
 
     def count_codes(self, states=None, ports=(), exclude_ports: bool = False,
                     families=FAMILIES) -> tuple[list[int], int, bool]:

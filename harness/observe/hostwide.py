@@ -53,11 +53,12 @@ class HostSampler:
                  leak_threshold_s: float = DEFAULT_THRESHOLD_S, *,
                  cpu_budget: float = DEFAULT_CPU_BUDGET, fold: bool = True,
                  owner_after_s: float = OWNER_AFTER_S, meter: bool = True,
-                 find=discover, clock=time.time):
+                 find=discover, clock=time.time, cgroup_ids=()):
         self.ports = tuple(ports)
         self.interval = interval
         self.options = {"leak_threshold_s": leak_threshold_s, "owner_after_s": owner_after_s,
-                        "meter": meter, "fold": fold, "clock": clock, "reuse_quiet": True}
+                        "meter": meter, "fold": fold, "clock": clock, "reuse_quiet": True,
+                        "cgroup_ids": tuple(cgroup_ids)}
         self.cpu_budget = cpu_budget
         self.find = find
         self.samplers: dict[int, Sampler] = {}

@@ -22,6 +22,7 @@ from __future__ import annotations
 import time
 
 from harness.kernel import sockdiag
+from harness.kernel.cgroups import CgroupPaths, cgroup_path, dump_supports_cgroup
 from harness.kernel.netns import netns_inode
 from harness.kernel.owners import owned_by, socket_owners
 from harness.kernel.proctree import process_tree
@@ -38,20 +39,30 @@ def timer(r) -> dict | None:
     return {"name": name, "expires_s": round(r.expires / 1000, 3), "retrans": r.retrans}
 
 
-def socket_row(r, owner) -> dict:
-    """records.ListedSocket of a SocketRecord and its Owner (or None)."""
-    return {"state": r.state, "recv_q": r.rqueue, "send_q": r.wqueue, "local": r.local,
-            "remote": r.remote, "pid": owner.pid if owner else None,
-            "process": owner.process if owner else None, "fd": owner.fd if owner else None,
-            "timer": timer(r)}
+def socket_row(r, owner, cgroups: CgroupPaths | None = None) -> dict:
+    """records.ListedSocket of a SocketRecord and its Owner (or None); ``cgroup`` when
+    the record carries its cgroup id (a dump that decodes INET_DIAG_CGROUP_ID)."""
+    row = {"state": r.state, "recv_q": r.rqueue, "send_q": r.wqueue, "local": r.local,
+           "remote": r.remote, "pid": owner.pid if owner else None,
+           "process": owner.process if owner else None, "fd": owner.fd if owner else None,
+           "timer": timer(r)}
+    path = cgroup_path(r, cgroups)
+    if path is not None:
+        row["cgroup"] = path
+    return row
 
 
-def listing(netns: str | None = None, states=None, ports=(), pid: int | None = None) -> dict:
-    """records.SocketListing of ``netns`` (None: this one, or process ``pid``'s)."""
+def listing(netns: str | None = None, states=None, ports=(), pid: int | None = None,
+            cgroup_ids=()) -> dict:
+    """records.SocketListing of ``netns`` (None: this one, or process ``pid``'s);
+    ``cgroup_ids``: only the sockets of those cgroups (filtered in the kernel)."""
     if pid is not None and netns is None:
         netns = f"pid:{pid}"
     now = time.time()
-    records = sockdiag.dump(netns, states=states, ports=ports)
+    wired = dump_supports_cgroup()  # each socket's cgroup, and the kernel's cgroup filter
+    extra = {"cgroup": True, "cgroup_ids": tuple(cgroup_ids)} if wired else {}
+    records = sockdiag.dump(netns, states=states, ports=ports, **extra)
+    cgroups = CgroupPaths() if wired else None
     if pid is not None:
         owners = owned_by(process_tree(pid))
         kept = [r for r in records if r.inode in owners]
@@ -62,5 +73,5 @@ def listing(netns: str | None = None, states=None, ports=(), pid: int | None = N
             "netns_inode": netns_inode(netns), "states_asked": list(states or []) or None,
             "ports": list(ports), "pid": pid, "consistent": records.consistent,
             "count": len(kept),
-            "sockets": [socket_row(r, owners.get(r.inode) if r.inode else None)
+            "sockets": [socket_row(r, owners.get(r.inode) if r.inode else None, cgroups)
                         for r in kept]}

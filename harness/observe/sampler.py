@@ -101,7 +101,7 @@ class Sampler:
                  history: int | None = None, *, reader=None, clock=time.time,
                  owner_after_s: float = OWNER_AFTER_S, meter: bool = True,
                  cpu_budget: float = DEFAULT_CPU_BUDGET, fold: bool = True,
-                 reuse_quiet: bool = False):
+                 reuse_quiet: bool = False, cgroup_ids=()):
         self.netns = netns
         self.reader = reader if reader is not None else NamespaceReader(netns)
         self.netns_inode = getattr(self.reader, "inode", None)  # None: a replayed reading
@@ -125,6 +125,11 @@ class Sampler:
         self._tw_mostly_ours = False  # most TIME_WAIT sockets are on self.ports
         self._ever_full: set[str] = set()
         self.reuse_quiet = reuse_quiet  # see _open_sockets
+        # --cgroup: filtered in the kernel (INET_DIAG_BC_CGROUP_COND); no TIME_WAIT
+        # minisocket has a cgroup, so the filter leaves them all out
+        self.cgroup_ids = tuple(cgroup_ids)
+        self._cg = {"cgroup_ids": self.cgroup_ids} if self.cgroup_ids else {}
+        self._cgroups = None  # kernel.cgroups.CgroupPaths, made for the first cgroup id
         self._walked: tuple | None = None  # (quiet key, time, records but LISTEN)
         self.walks_saved = 0  # samples that reused a quiet namespace's walk
         self.run = None
@@ -150,7 +155,7 @@ class Sampler:
             return self._tw, None
         cpu = time.process_time()
         groups = TimeWaitGroups(listening, port_range)
-        if not (self.reuse_quiet and not minisockets(sockstat)):  # none: nothing to walk
+        if not (self.reuse_quiet and not minisockets(sockstat)) and not self.cgroup_ids:
             self.reader.scan(groups.add_chunk, ["TIME_WAIT"], self.ports, self._tw_walk,
                              reset=groups.clear)
         # One walk for both families while there is no IPv6 TIME_WAIT: with both, a
@@ -195,7 +200,7 @@ class Sampler:
             wire.decode_chunk(buf, n, out.append, result)
 
         out.consistent = self.reader.scan(consume, states, self.ports, ONE_WALK,
-                                          reset=out.clear)
+                                          reset=out.clear, **self._cg)
         return out
 
     def _open_sockets(self, sockstat: dict, flat: dict, now: float) -> DumpResult:
@@ -260,7 +265,9 @@ class Sampler:
                                       sockstat)
         if tw_cost is not None:
             optional += tw_cost
-        if self.ports:
+        if self.cgroup_ids:
+            states["TIME_WAIT"] = 0  # a minisocket has no cgroup
+        elif self.ports:
             states["TIME_WAIT"] = self._time_wait_count(
                 records, sockstat, tw if tw_cost is not None else None)
         else:
@@ -284,6 +291,7 @@ class Sampler:
         for row in listeners:  # server-side TIME_WAIT: the server closed first
             row["time_wait"] = tw.on_port(port_of[row["local"]])
         close_wait = close_wait_rows(records, owners)
+        self._add_cgroups(records, listeners, close_wait)
         leaks = self.leaks.update(close_wait, now)
 
         open_by, _none, _n = split_by_destination(records, sysctls)
@@ -325,6 +333,30 @@ class Sampler:
         if self.run is not None:
             self.run.add(sample)
         return sample
+
+    def _add_cgroups(self, records, listeners: list, close_wait: list) -> None:
+        """``cgroup`` on the listener and CLOSE_WAIT rows whose records carry their
+        cgroup id (a dump that decodes INET_DIAG_CGROUP_ID): a dict lookup each, the
+        cgroup tree walked only for an id not seen before (kernel.cgroups)."""
+        ids = {}
+        for r in records:
+            cgroup_id = getattr(r, "cgroup_id", None)
+            if cgroup_id is not None and r.state in ("LISTEN", "CLOSE_WAIT"):
+                ids[r.local if r.state == "LISTEN" else r.cookie] = cgroup_id
+        if not ids:
+            return
+        if self._cgroups is None:
+            from harness.kernel.cgroups import CgroupPaths
+
+            self._cgroups = CgroupPaths()
+        for row in listeners:
+            path = self._cgroups.path(ids.get(row["local"]))
+            if path is not None:
+                row["cgroup"] = path
+        for row in close_wait:
+            path = self._cgroups.path(ids.get(row["cookie"]))
+            if path is not None:
+                row["cgroup"] = path
 
     def _rates(self, now: float, counters: dict) -> dict:
         prev, self._prev = self._prev, (now, counters)

@@ -11,9 +11,9 @@ from __future__ import annotations
 from harness.observe.sampler import Sampler
 
 
-def take(netns: str | None = None, ports=(), reader=None) -> dict:
-    """A records.Sample of ``netns`` (None: this namespace), ``ports`` filtered in the
-    kernel; ``reader`` replaces the kernel (tests)."""
+def take(netns: str | None = None, ports=(), reader=None, cgroup_ids=()) -> dict:
+    """A records.Sample of ``netns`` (None: this namespace), ``ports`` (and
+    ``cgroup_ids``) filtered in the kernel; ``reader`` replaces the kernel (tests)."""
     with Sampler(netns, ports, reader=reader, owner_after_s=0, meter=False,
-                 fold=False) as sampler:
+                 fold=False, cgroup_ids=cgroup_ids) as sampler:
         return sampler.sample()

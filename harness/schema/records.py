@@ -85,6 +85,9 @@ class Listener(TypedDict):
     time_wait: NotRequired[Annotated[int, F(
         "TIME_WAIT sockets on its port: connections the server closed first (absent "
         "from records made before findings)", "sockets")]]
+    cgroup: NotRequired[Annotated[str, F(
+        "cgroup v2 path of the listening socket (/system.slice/nginx.service, "
+        "/docker/<id>), from the dump's INET_DIAG_CGROUP_ID, when the dump decodes it")]]
 
 
 class CloseWaitSocket(TypedDict):
@@ -101,6 +104,8 @@ class CloseWaitSocket(TypedDict):
     cookie: Annotated[int, F("the kernel's socket cookie (idiag_cookie): one socket's "
                              "identity across samples")]
     leak: Annotated[bool, F("age_s >= the leak threshold")]
+    cgroup: NotRequired[Annotated[str, F(
+        "cgroup v2 path of the socket (INET_DIAG_CGROUP_ID), when the dump decodes it")]]
 
 
 class LeakOwner(TypedDict):
@@ -563,6 +568,9 @@ class ListedSocket(TypedDict):
     process: Annotated[str | None, F("its name")]
     fd: Annotated[int | None, F("its file descriptor there")]
     timer: Annotated[SocketTimer | None, F("the pending timer (null: none)")]
+    cgroup: NotRequired[Annotated[str, F(
+        "its cgroup v2 path, as ss --cgroup prints it (/system.slice/nginx.service), from "
+        "the dump's INET_DIAG_CGROUP_ID; absent for a socket without one (TIME_WAIT)")]]
 
 
 class SocketListing(TypedDict):
