@@ -87,3 +87,17 @@ def test_busy_port(capsys):
         assert main(["exporter", "--listen", f"127.0.0.1:{port}"]) == 2
     err = capsys.readouterr().err
     assert "Address already in use" in err and err.count("\n") == 1
+
+
+@pytest.mark.root
+def test_all_netns_labels_each_namespace():
+    from unshare_util import unshared_leaker
+
+    with unshared_leaker() as leaker, exporter("--all-netns", "--port", str(leaker.port)) as web:
+        label = f'netns="netns {leaker.path}"'
+
+        def seen():
+            text = get(f"http://127.0.0.1:{web}/metrics")
+            return metric(text, "socklife_tcp_sockets", f'{{{label},state="close_wait"}}')
+
+        assert wait_for(seen, timeout=10) == 1.0
