@@ -59,7 +59,11 @@ from harness.schema.version import SCHEMA
 RATE_WINDOW_S = 10.0  # growth rates compare with the sample about this long ago
 DEFAULT_CPU_BUDGET = 0.05  # of one core, for everything but the exact counts
 OWNER_AFTER_S = 0.5  # a CLOSE_WAIT socket's owner is looked up once it has lasted this long
-QUIET_MAX_S = 10.0  # a quiet namespace's sockets are walked again at least this often
+# A quiet namespace's sockets are walked again after this long and this many samples
+# (both: a sample slower than QUIET_MAX_S would otherwise walk every namespace again,
+# every sample): a bound on what no counter shows, such as the queue bytes.
+QUIET_MAX_S = 60.0
+QUIET_MAX_SAMPLES = 10
 # What changes whenever a socket other than TIME_WAIT is made, changes state or goes: a
 # segment in or out, a socket hashed or unhashed (sockstat inuse), an orphan.
 QUIET_COUNTERS = ("InSegs", "OutSegs", "RetransSegs")
@@ -130,7 +134,8 @@ class Sampler:
         self.cgroup_ids = tuple(cgroup_ids)
         self._cg = {"cgroup_ids": self.cgroup_ids} if self.cgroup_ids else {}
         self._cgroups = None  # kernel.cgroups.CgroupPaths, made for the first cgroup id
-        self._walked: tuple | None = None  # (quiet key, time, records but LISTEN)
+        self._walked: tuple | None = None  # (quiet key, time, sample, records but LISTEN)
+        self._samples = 0
         self.walks_saved = 0  # samples that reused a quiet namespace's walk
         self.run = None
         if fold:  # the run's summary and findings (the rules' imports only where asked)
@@ -217,26 +222,29 @@ class Sampler:
         OutSegs, RetransSegs) or a socket hashed, unhashed or orphaned (sockstat inuse,
         orphan), all read before the walk; a FIN_WAIT2 minisocket ends silently, so a
         namespace holding one is always walked, and every namespace at least every
-        QUIET_MAX_S. An empty namespace (no socket in use, no minisocket) is not
-        dumped at all."""
+        QUIET_MAX_S and QUIET_MAX_SAMPLES. An empty namespace (no socket in use, no
+        minisocket) is not dumped at all."""
+        self._samples += 1
         if not self.reuse_quiet:
             return self._dump(NOT_TIME_WAIT)
         tcp, tcp6 = sockstat.get("TCP", {}), sockstat.get("TCP6", {})
         key = (tcp.get("inuse"), tcp6.get("inuse"), tcp.get("orphan"),
                *(flat.get(name) for name in QUIET_COUNTERS))
         if not tcp.get("inuse") and not tcp6.get("inuse") and not minisockets(sockstat):
-            self._walked = (key, now, DumpResult())
+            self._walked = (key, now, self._samples, DumpResult())
             return DumpResult()
         walked = self._walked
-        if (walked is None or walked[0] != key or now - walked[1] >= QUIET_MAX_S
-                or any(r.state == "FIN_WAIT2" for r in walked[2])):
+        if (walked is None or walked[0] != key
+                or (now - walked[1] >= QUIET_MAX_S
+                    and self._samples - walked[2] >= QUIET_MAX_SAMPLES)
+                or any(r.state == "FIN_WAIT2" for r in walked[3])):
             others = self._dump([s for s in NOT_TIME_WAIT if s != "LISTEN"])
-            self._walked = walked = (key, now, others)
+            self._walked = walked = (key, now, self._samples, others)
         else:
             self.walks_saved += 1
         out = self._dump(["LISTEN"])
-        out.extend(walked[2])
-        out.consistent = out.consistent and walked[2].consistent
+        out.extend(walked[3])
+        out.consistent = out.consistent and walked[3].consistent
         return out
 
     def sample(self, missed: int = 0, final: bool = False) -> dict:

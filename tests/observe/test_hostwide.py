@@ -14,7 +14,7 @@ from unshare_util import unshared_leaker
 from harness.cli import main
 from harness.kernel import inet_diag as wire
 from harness.observe.hostwide import HostSampler
-from harness.observe.sampler import QUIET_MAX_S, Sampler
+from harness.observe.sampler import QUIET_MAX_S, QUIET_MAX_SAMPLES, Sampler
 from harness.schema.validate import check_line
 
 LISTEN_ONLY = 1 << wire.STATE_CODES["LISTEN"]
@@ -72,7 +72,14 @@ def test_a_quiet_namespace_reuses_its_walk_until_a_segment_moves():
             sampler.sample()
             assert len(_walks(reader, n)) == 2, name  # a segment moved: walked again
         n = len(reader.scans)
-        clock.now += QUIET_MAX_S
+        clock.now += QUIET_MAX_S  # long enough, but too few samples since the last walk
+        sampler.sample()
+        assert _walks(reader, n) == [LISTEN_ONLY]
+        for _ in range(QUIET_MAX_SAMPLES - 2):
+            clock.now += 1
+            sampler.sample()
+        n = len(reader.scans)
+        clock.now += 1
         sampler.sample()
         assert len(_walks(reader, n)) == 2  # quiet, but not walked for too long
         check_line(quiet)
