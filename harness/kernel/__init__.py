@@ -2,7 +2,9 @@
 
 sockdiag (netlink inet_diag dumps, counts from raw bytes) over inet_diag (wire format),
 netstat/sockstat (/proc/net counters), sysctls, owners (socket inode -> pid/fd),
-netns (enter a named namespace), procfs (every /proc path, pointable at recorded files),
+netns (enter a namespace by name, path or pid:N), namespaces (every network namespace
+of the host and its processes), cgroups (cgroup v2 id <-> path), proctree (a process
+and its descendants), procfs (every /proc path, pointable at recorded files),
 tracefs (TCP tracepoints in a tracefs instance of our own) over trace_format (format
 files, ring-buffer pages), capture (AF_PACKET on a namespace's interface) over
 tcp_segment (Ethernet/IPv4/IPv6/TCP decoder).

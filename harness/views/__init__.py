@@ -1,4 +1,5 @@
 """Terminal views of samples shared by commands (live.py: the live view `watch` and
-`demo` draw; findings.py: findings as sentences, what every run's end prints first).
+`demo` draw; hosts.py: a row per namespace, `watch --all-netns`; findings.py: findings
+as sentences, what every run's end prints first).
 May import harness.observe and harness.kernel, never harness.commands.
 """
