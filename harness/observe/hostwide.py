@@ -89,6 +89,10 @@ class HostSampler:
 
     def _sampler(self, ns: FoundNetns, count: int) -> Sampler:
         sampler = self.samplers.get(ns.inode)
+        if sampler is not None and sampler.netns != ns.handle:
+            # entered by /proc/PID/ns/net of a process that exited: the namespace lives
+            # on in others (its sock_diag socket stays bound to it), entered by theirs
+            sampler.netns = sampler.reader.netns = ns.handle
         if sampler is None:
             sampler = Sampler(ns.handle, self.ports, self.interval,
                               cpu_budget=self.cpu_budget / max(1, count), **self.options)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 
 import pytest
 from replay import ReplayReader
@@ -144,3 +145,31 @@ def test_doctor_names_the_namespace_of_each_finding(capsys):
     assert doc["netns"] == "all"
     hosts = {f.get("host") for f in doc["findings"]}
     assert f"netns {leaker.path}" in hosts  # its settings at least
+
+
+@pytest.mark.root
+def test_a_namespace_whose_first_process_exits_is_followed_through_another():
+    import subprocess
+
+    with HostSampler(fold=False, meter=False) as host:
+        with unshared_leaker() as leaker:
+            inode = os.stat(leaker.path).st_ino
+            other = subprocess.Popen(["nsenter", f"--net={leaker.path}", "sleep", "60"])
+            try:
+                for _ in range(100):  # until nsenter has entered and exec'd
+                    if os.stat(f"/proc/{other.pid}/ns/net").st_ino == inode:
+                        break
+                    time.sleep(0.02)
+                first = [s for s in host.sample() if s["netns_inode"] == inode]
+                assert [s["netns"] for s in first] == [leaker.path]  # the lowest pid's
+            except BaseException:
+                other.kill()
+                other.wait()
+                raise
+        try:  # the leaker is gone; `other` holds the namespace
+            mine = [s for s in host.sample() if s["netns_inode"] == inode]
+            assert [s["netns"] for s in mine] == [f"/proc/{other.pid}/ns/net"]
+            assert not any("is gone" in note for note in host.notes)
+        finally:
+            other.kill()
+            other.wait()
