@@ -182,6 +182,7 @@ class ListenerEvidence:
     backlog: int = 0
     pid: int | None = None
     process: str | None = None
+    cgroup: str | None = None  # its cgroup v2 path, when the dump gave it
     queue_max: int = 0
     fill_max: float = 0.0
     syn_recv_max: int = 0
@@ -197,6 +198,7 @@ class ListenerEvidence:
         self.backlog = row.get("backlog", self.backlog)
         if row.get("pid") is not None:
             self.pid, self.process = row["pid"], row.get("process")
+        self.cgroup = row.get("cgroup", self.cgroup)
         queue = row.get("accept_queue", 0)
         fill = listener_fill(row) if "accept_queue" in row and "backlog" in row else 0.0
         self.queue_max = max(self.queue_max, queue)
@@ -292,6 +294,7 @@ class CloseWaitEvidence:
 
     where: str  # the listener's address, or the destination's
     owners: Counter = field(default_factory=Counter)  # (pid, process) -> sockets seen
+    cgroups: dict = field(default_factory=dict)  # (pid, process) -> its cgroup v2 path
     sockets_max: int = 0
     sockets_now: int = 0
     now_at: float | None = None
@@ -312,6 +315,8 @@ class CloseWaitEvidence:
             if pid is not None and ((pid, r.get("process")) in self.owners
                                     or len(self.owners) < EXAMPLES):
                 self.owners[(pid, r.get("process"))] += 1
+                if r.get("cgroup"):
+                    self.cgroups.setdefault((pid, r.get("process")), r["cgroup"])
         for r in rows[:EXAMPLES]:  # the oldest first, as the sampler sorts them
             for kept, value in ((self.fds, r.get("fd")), (self.peers, r.get("remote"))):
                 if value is not None and len(kept) < EXAMPLES:

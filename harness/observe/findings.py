@@ -78,9 +78,10 @@ def _owner(pid, process) -> str:
     return f"{process or '?'}/{pid}" if pid is not None else ""
 
 
-def _with_owner(subject: str, pid, process) -> str:
-    owner = _owner(pid, process)
-    return f"{subject} ({owner})" if owner else subject
+def _with_owner(subject: str, pid, process, cgroup: str | None = None) -> str:
+    """``subject (process/pid, cgroup PATH)``: who holds it, where the dump said."""
+    said = [w for w in (_owner(pid, process), cgroup and f"cgroup {cgroup}") if w]
+    return f"{subject} ({', '.join(said)})" if said else subject
 
 
 def _secs(seconds: float) -> str:
@@ -204,7 +205,8 @@ def _overflow(ev, lst, span, overflows, drops, somax) -> dict:
                         fill_max=round(lst.fill_max, 4), pid=lst.pid, process=lst.process)
         if somax:
             evidence.update(somaxconn=somax, clamped=backlog >= somax)
-        where = _with_owner(f"The accept queue of {lst.local}", lst.pid, lst.process)
+        where = _with_owner(f"The accept queue of {lst.local}", lst.pid, lst.process,
+                            lst.cgroup)
         if lst.full.samples:
             what = (f"{where} was full, {lst.queue_max} connections = backlog {backlog} + 1 "
                     f"{_when(ev, lst.full)}")
@@ -233,7 +235,8 @@ def _half_full(ev, lst, somax) -> dict:
                 "fill_max": round(lst.fill_max, 4), "pid": lst.pid, "process": lst.process}
     if somax:
         evidence.update(somaxconn=somax, clamped=lst.backlog >= somax)
-    where = _with_owner(f"The accept queue of {lst.local}", lst.pid, lst.process)
+    where = _with_owner(f"The accept queue of {lst.local}", lst.pid, lst.process,
+                        lst.cgroup)
     return finding(
         "accept_queue_overflow", "warning", lst.local,
         f"{where} reached {lst.queue_max} of {lst.backlog + 1} ({lst.fill_max:.0%}) "
@@ -301,11 +304,14 @@ def close_wait_accumulation(ev: Evidence) -> list[dict]:
             continue
         pid, process = cw.owner()
         subject = f"{process or '?'}/{pid}" if pid else cw.where
+        cgroup = cw.cgroups.get((pid, process))
         end = cw.sockets_now if cw.now_at == ev.ended else 0
         evidence = {**cw.held.fields(), "pid": pid, "process": process,
                     "sockets": cw.sockets_max, "sockets_end": end,
                     "oldest_s": round(cw.oldest_s, 3), "leaks": cw.leaks_max,
                     "fds": sorted(cw.fds), "peers": sorted(cw.peers)}
+        if cgroup:
+            evidence["cgroup"] = cgroup
         if ev.threshold_s is not None:
             evidence["threshold_s"] = ev.threshold_s
         leak = (f", {cw.leaks_max} past the {ev.threshold_s:g} s leak threshold"
@@ -314,7 +320,8 @@ def close_wait_accumulation(ev: Evidence) -> list[dict]:
         on = f" on {cw.where}" if pid else ""
         others = f" and {len(cw.owners) - 1} more processes" if len(cw.owners) > 1 else ""
         peers = sorted(cw.peers)
-        summary = (f"{subject}{others} held up to {_n(cw.sockets_max, 'socket')} in "
+        in_cgroup = f" (cgroup {cgroup})" if cgroup else ""
+        summary = (f"{subject}{in_cgroup}{others} held up to {_n(cw.sockets_max, 'socket')} in "
                    f"CLOSE_WAIT{on}{fds} {_when(ev, cw.held)}: their peers ({peers[0]}"
                    f"{' and others' if len(peers) > 1 else ''}) closed and it has not; "
                    f"{end} still there at the end, the oldest {_secs(cw.oldest_s)}{leak}.")
@@ -408,7 +415,7 @@ def server_time_wait(ev: Evidence) -> list[dict]:
                     "process": lst.process}
         if cap:
             evidence["tcp_max_tw_buckets"] = cap
-        where = _with_owner(lst.local, lst.pid, lst.process)
+        where = _with_owner(lst.local, lst.pid, lst.process, lst.cgroup)
         out.append(finding(
             "server_time_wait", "info", lst.local,
             f"{where} closes its connections first: up to {lst.time_wait_max:,} TIME_WAIT "
@@ -614,7 +621,8 @@ def settings_findings(ev: Evidence, targets=()) -> list[dict]:
     somax = ev.sysctls.get("somaxconn")
     for row in s.get("listeners") or ():
         if somax and row["backlog"] < somax and listener_fill(row) < HALF:
-            where = _with_owner(f"Listener {row['local']}", row.get("pid"), row.get("process"))
+            where = _with_owner(f"Listener {row['local']}", row.get("pid"), row.get("process"),
+                                row.get("cgroup"))
             out.append(finding(
                 "listen_backlog", "info", row["local"],
                 f"{where} has a backlog of {row['backlog']}, below somaxconn {somax}: it "

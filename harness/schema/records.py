@@ -334,6 +334,8 @@ class FindingEvidence(TypedDict):
                                              "ratio")]]
     pid: NotRequired[Annotated[int | None, F("process holding the socket(s)")]]
     process: NotRequired[Annotated[str | None, F("its name")]]
+    cgroup: NotRequired[Annotated[str, F("its cgroup v2 path, when the dump gave it "
+                                         "(INET_DIAG_CGROUP_ID)")]]
     counters: NotRequired[Annotated[dict[str, int], F(
         "growth of the kernel counters behind it during the run (per namespace)")]]
     rates_start: NotRequired[Annotated[dict[str, float], F(

@@ -318,3 +318,20 @@ def test_memory_follows_the_sockets_not_the_run_length():
     assert ev.dropped == 3 * 2 * KEPT
     assert len(ev.early) <= 2 * START_S * 10 + 1 and len(ev.window) <= WINDOW_S * 10 + 2
     assert all(len(p.fds) <= 8 for p in ev.close_wait.values())
+
+
+def test_findings_name_the_cgroup_beside_the_process():
+    """Rows that carry their cgroup (the dump's INET_DIAG_CGROUP_ID) put it in the
+    finding's sentence and evidence, beside the process."""
+    unit = "/system.slice/app.service"
+    held = fold(*({"time": float(t), "close_wait": [dict(cw_row(1.0 + t, 1), cgroup=unit)]}
+                  for t in range(3)))
+    (found,) = rules.findings(held)
+    assert found["evidence"]["cgroup"] == unit
+    assert found["summary"].startswith(f"app/9 (cgroup {unit}) held up to 1 socket")
+    full = fold(*({"time": float(t), "listeners": [listener(6, cgroup=unit)]}
+                  for t in range(3)))
+    (queue,) = [f for f in rules.findings(full) if f["id"] == "accept_queue_overflow"]
+    assert f"(srv/7, cgroup {unit})" in queue["summary"]
+    plain = fold(*({"time": float(t), "close_wait": [cw_row(1.0 + t, 1)]} for t in range(3)))
+    assert "cgroup" not in rules.findings(plain)[0]["summary"]
