@@ -66,6 +66,8 @@ def test_bad_socklife_argument_is_one_line_usage_error(tmp_path):
     shutil.copy(os.path.join(LOCUSTFILES, "short_tcp.py"), locustfile)
     many_ports = [a for p in range(1, 2732) for a in ("--socklife-port", str(p))]
     for bad, says in ((("--socklife-netns", "sl-nosuch"), "no network namespace 'sl-nosuch'"),
+                      (("--socklife-netns", "pid:999999999"), "no process 999999999"),
+                      (("--socklife-netns", "/etc/hostname"), "is not a network namespace"),
                       (("--socklife-record", "no/such/dir/run.jsonl"), "no folder"),
                       (("--socklife-record", str(locustfile)),
                        "is the same file as the locustfile"),
@@ -155,3 +157,25 @@ def test_port_exhaustion_runs_out_of_ports_in_its_lab(tmp_path):
     (line,) = [x for x in out.splitlines() if x.startswith("CRITICAL ephemeral_exhaustion ")]
     assert line.split()[2].endswith(":7000")
     assert "EADDRNOTAVAIL" in out[out.index(line):].split("fix:")[0]
+
+
+@pytest.mark.root
+def test_socklife_netns_takes_a_pid_handle(tmp_path):
+    """--socklife-netns pid:N samples the namespace of a process made by unshare -n (no
+    name anywhere): its leaked CLOSE_WAIT fails the run's check, and each record names
+    the namespace as asked, with its inode."""
+    from unshare_util import unshared_leaker
+
+    with Server(behavior="echo") as good, unshared_leaker() as leaker:
+        handle = f"pid:{leaker.pid}"
+        code, out = finish(start_locust(
+            "short_tcp.py", "--headless", "-u", "1", "-r", "1", "-t", "2s", "--host",
+            f"tcp://127.0.0.1:{good.port}", "--socklife-netns", handle,
+            "--socklife-port", "0", "--socklife-max", "CLOSE_WAIT=0",
+            "--socklife-record", "run.jsonl", cwd=tmp_path))
+        inode = os.stat(leaker.path).st_ino
+    assert code == 3, out
+    assert "CHECK FAILED: CLOSE_WAIT=0 observed 1" in out
+    samples = [json.loads(line) for line in (tmp_path / "run.jsonl").read_text().splitlines()
+               if '"summary"' not in line]
+    assert samples and all((s["netns"], s["netns_inode"]) == (handle, inode) for s in samples)
