@@ -69,3 +69,9 @@ def command(netns, all_netns, targets, duration, as_json):
              else f" in netns {netns}" if netns else "")
     click.echo(f"{ev.samples} samples over {ev.duration_s:.1f} s{where}")
     click.echo("\n".join(finding_lines(found)))
+    if all_netns:
+        from harness.observe.hostwide import shared_hash_note
+
+        note = shared_hash_note(sampler.last)
+        if note:
+            click.echo(f"note: {note}")

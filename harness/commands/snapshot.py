@@ -155,6 +155,11 @@ def render_host(snapshot: dict, width: int = 80) -> str:
         blocks.append(f"{len(empty)} namespace{'s' if len(empty) > 1 else ''} without TCP "
                       f"sockets (use --json for their processes)")
     blocks += [f"note: {line}" for line in snapshot["notes"]]
+    from harness.observe.hostwide import shared_hash_note
+
+    shared = shared_hash_note(snapshot["namespaces"])
+    if shared:
+        blocks.append(f"note: {shared}")
     return "\n\n".join(blocks)
 
 

@@ -33,6 +33,7 @@ SYSCTLS = {
     "tcp_syn_retries": "net/ipv4/tcp_syn_retries",
     "tcp_syn_linear_timeouts": "net/ipv4/tcp_syn_linear_timeouts",  # since Linux 6.7
     "tcp_retries2": "net/ipv4/tcp_retries2",
+    "tcp_ehash_entries": "net/ipv4/tcp_ehash_entries",  # read-only, since Linux 6.1
 }
 
 

@@ -46,6 +46,24 @@ def process_rows(ns: FoundNetns) -> list[dict]:
             for p in ns.processes[:PROCESSES_KEPT]]
 
 
+def shared_hash_note(samples: list[dict]) -> str | None:
+    """A line for hosts where several namespaces walk the host's established hash (their
+    ``tcp_ehash_entries`` is negative), or None::
+
+        >>> shared_hash_note([{"sysctls": {"tcp_ehash_entries": 262144}},
+        ...                   {"sysctls": {"tcp_ehash_entries": -262144}}]) is None
+        True
+    """
+    shared = [s for s in samples if s["sysctls"].get("tcp_ehash_entries", 0) < 0]
+    if len(shared) < 2:
+        return None
+    return (f"{len(shared)} of {len(samples)} namespaces share the host's established hash "
+            f"({-shared[0]['sysctls']['tcp_ehash_entries']} buckets): each of their "
+            "dumps walks every TCP socket of the host. net.ipv4.tcp_child_ehash_entries, "
+            "set on the host before namespaces are made, gives each new one a hash of "
+            "its own (docs/performance.md).")
+
+
 class HostSampler:
     """``sample()``: a list of records.Sample, one per namespace, the own one first."""
 
@@ -67,6 +85,7 @@ class HostSampler:
         self.notes: list[str] = []  # lines for the user; the caller prints and clears them
         self._procs: dict = {}  # the /proc walk's cache of processes (kernel.namespaces)
         self.found: list[FoundNetns] = []
+        self.last: list[dict] = []  # the latest samples
 
     def close(self) -> None:
         """Close every namespace's reader (their runs stay, for summary())."""
@@ -126,6 +145,7 @@ class HostSampler:
             out.append(s)
             kept.append(ns)
         self.found = kept
+        self.last = out
         return out
 
     def runs(self) -> list:

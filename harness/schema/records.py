@@ -215,6 +215,10 @@ class Sysctls(TypedDict, total=False):
         "(Linux >= 6.7; absent before, and from records made before findings)")]
     tcp_retries2: Annotated[int, F("retransmission budget of an established connection "
                                    "(turned into a time by the kernel)")]
+    tcp_ehash_entries: Annotated[int, F(
+        "buckets of the established hash the namespace's dumps walk; negative: the "
+        "host's, shared with every namespace that has none of its own (Linux >= 6.1; "
+        "absent from records made before issue 19)")]
 
 
 class Ages(TypedDict):

@@ -173,3 +173,22 @@ def test_a_namespace_whose_first_process_exits_is_followed_through_another():
         finally:
             other.kill()
             other.wait()
+
+
+def test_namespaces_sharing_the_host_hash_are_said_once():
+    from harness.observe.hostwide import shared_hash_note
+
+    own = {"sysctls": {"tcp_ehash_entries": 262144}}
+    shared = {"sysctls": {"tcp_ehash_entries": -262144}}
+    older = {"sysctls": {}}  # a kernel before 6.1 has no such sysctl
+    note = shared_hash_note([own, shared, shared, older])
+    assert note.startswith("2 of 4 namespaces share the host's established hash "
+                           "(262144 buckets)")
+    assert "net.ipv4.tcp_child_ehash_entries" in note
+    assert shared_hash_note([own, shared, older]) is None
+
+
+@pytest.mark.root
+def test_a_new_namespace_reports_the_shared_hash(netns):
+    with netns() as name, Sampler(name, meter=False, fold=False) as sampler:
+        assert sampler.sample()["sysctls"]["tcp_ehash_entries"] < 0
