@@ -19,6 +19,8 @@ from pathlib import Path
 
 from sockets_util import listener, pair, wait_for
 
+from harness.kernel.netns import entered
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -40,18 +42,22 @@ def get_json(url: str, **kw):
 
 
 @contextmanager
-def exporter(*args, token: str | None = None, context=None, host: str = "127.0.0.1"):
-    """`socklife exporter --interval 0.2 ARGS` on a free port of ``host`` (loopback);
-    yields the port once /metrics answers (with ``token``, over TLS with ``context``)."""
+def exporter(*args, token: str | None = None, context=None, listen: str = "127.0.0.1",
+             inside: str | None = None):
+    """`socklife exporter --interval 0.2 ARGS` on a free port of ``listen``, run in
+    namespace ``inside`` (root) if given; yields the port once /metrics answers on
+    127.0.0.1 (with ``token``; over TLS with ``context``)."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "harness", "exporter", "--listen",
-                             f"{host}:{port}", "--interval", "0.2", *args],
+    ns = [] if inside is None else ["ip", "netns", "exec", inside]
+    proc = subprocess.Popen([*ns, sys.executable, "-m", "harness", "exporter", "--listen",
+                             f"{listen}:{port}", "--interval", "0.2", *args],
                             stderr=subprocess.PIPE, text=True)
     scheme = "http" if context is None else "https"
     try:
         def up():
             try:
-                return get(f"{scheme}://{host}:{port}/metrics", token, context)
+                with entered(inside):
+                    return get(f"{scheme}://127.0.0.1:{port}/metrics", token, context)
             except OSError:
                 return None
         assert wait_for(up, timeout=10), proc.stderr.read() if proc.poll() is not None else ""
