@@ -98,14 +98,15 @@ PROMETHEUS = shutil.which("prometheus")
 
 
 @contextmanager
-def prometheus(target_port: int, scrape_s: float = 1.0):
-    """A Prometheus scraping 127.0.0.1:``target_port`` (job "socklife") every ``scrape_s``,
-    its data in a temporary folder; yields its loopback port, stopped and removed after."""
+def prometheus(target_port: int, scrape_s: float = 1.0, job: str = ""):
+    """A Prometheus scraping 127.0.0.1:``target_port`` (job "socklife", more of its YAML
+    in ``job``) every ``scrape_s``, its data in a temporary folder; yields its loopback
+    port, stopped and removed after."""
     with tempfile.TemporaryDirectory(prefix="sl-prom-") as tmp:
         config = Path(tmp, "prometheus.yml")
         config.write_text(
             f"global: {{scrape_interval: {scrape_s:g}s, evaluation_interval: {scrape_s:g}s}}\n"
-            "scrape_configs:\n  - job_name: socklife\n"
+            "scrape_configs:\n  - job_name: socklife\n" + job +
             f"    static_configs: [{{targets: ['127.0.0.1:{target_port}']}}]\n")
         web = free_port()
         proc = subprocess.Popen([PROMETHEUS, f"--config.file={config}",

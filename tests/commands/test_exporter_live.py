@@ -184,6 +184,29 @@ def test_tls(tmp_path):
             get(f"http://127.0.0.1:{port}/metrics", TOKEN)
 
 
+@pytest.mark.skipif(PROMETHEUS is None or OPENSSL is None,
+                    reason="needs prometheus and openssl (Debian packages)")
+def test_prometheus_scrapes_it_with_a_token_over_tls(tmp_path, sockets):
+    """The job of docs/exporter.md: Go's HTTP client, not only Python's, gets answers."""
+    cert, key = self_signed(tmp_path)
+    tok = token_file(tmp_path, TOKEN)
+    job = (f"    scheme: https\n    authorization: {{credentials_file: {tok}}}\n"
+           f"    tls_config: {{ca_file: {cert}}}\n")
+    with exporter("--port", str(sockets), "--tls-cert", str(cert), "--tls-key", str(key),
+                  "--token-file", str(tok), token=TOKEN, context=client_context(cert)
+                  ) as port, prometheus(port, job=job) as web:
+        def established():
+            try:
+                doc = prom_api(web, "query", query='socklife_tcp_sockets{state="established"}')
+            except OSError:
+                return None
+            return [float(r["value"][1]) for r in doc["data"]["result"]] == [6.0]
+        assert wait_for(established, timeout=30, step=0.5)
+        targets = prom_api(web, "targets")["data"]["activeTargets"]
+    assert [(t["health"], t["scrapeUrl"]) for t in targets] == [
+        ("up", f"https://127.0.0.1:{port}/metrics")]
+
+
 @pytest.mark.root
 def test_any_address_needs_a_token_or_says_it_has_none(netns, tmp_path):
     """--listen 0.0.0.0 inside a namespace of the tests' own (nothing else reaches it)."""
