@@ -24,7 +24,10 @@ typical 15 s), node_exporter paying per scrape, socklife per sample and per scra
 With --concurrent N (50; 0 skips it), N scrapers (threads here) scrape each server
 together every --every seconds (1) for --concurrent-s seconds (20), all N connecting at
 the same instant each time: the scrapes answered and failed (10 s timeout), the wall
-time of each (median, p99, max, how many over 1 s), p99 against node_exporter's.
+time of each (median, p99, max, how many over 1 s), p99 against node_exporter's. A third
+server joins that round: the same sampler and collector served by prometheus_client's
+start_http_server (what `socklife exporter` served with before its own server), so the
+two differ only in the server.
 
 Usage (root): python3 benchmarks/bench_exporter.py [--sockets 30000] [--rounds 3]
               [--scrapes 50] [--window 10] [--scrape-interval 15]
@@ -61,6 +64,26 @@ NODE_EXPORTER = "/usr/bin/prometheus-node-exporter"
 TICK_S = 1 / os.sysconf("SC_CLK_TCK")
 SERVER_PORTS = (7001, 7002)
 SOCKLIFE_INTERVAL = 1.0  # the exporter's default
+
+
+# The exporter as it was served before harness/sinks/http_server.py: same sampler and
+# collector, prometheus_client's start_http_server (backlog 5, no client timeout).
+PROMETHEUS_CLIENT_SERVER = """
+import sys, threading
+from prometheus_client import CollectorRegistry, start_http_server
+from harness.commands.exporter import Latest
+from harness.observe.loop import samples
+from harness.observe.sampler import Sampler
+from harness.sinks.prometheus import SamplerCollector
+from harness.sinks.sample_api import SampleRing
+latest = Latest(Sampler(fold=False), 1.0, SampleRing(1))
+ticks = samples(latest.sampler, latest.schedule)
+latest.keep(next(ticks))
+registry = CollectorRegistry(auto_describe=False)
+registry.register(SamplerCollector(latest))
+start_http_server(int(sys.argv[1]), "127.0.0.1", registry=registry)
+latest.run(ticks)
+"""
 
 
 def free_port() -> int:
@@ -249,6 +272,13 @@ def main() -> None:
                                    f"127.0.0.1:{sl_port}"], stdout=subprocess.DEVNULL,
                                   stderr=subprocess.DEVNULL)
             procs.append(sl)
+            if args.concurrent:
+                pc_port = free_port()
+                pc = subprocess.Popen([sys.executable, "-c", PROMETHEUS_CLIENT_SERVER,
+                                       str(pc_port)], stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL)
+                procs.append(pc)
+                wait_up(pc_port, pc, "prometheus_client's server")
             page = wait_up(node_port, node, "node_exporter")
             if 'node_tcp_connection_states{state="time_wait"}' not in page:
                 raise SystemExit("bench_exporter: node_exporter shows no tcpstat metrics")
@@ -270,7 +300,9 @@ def main() -> None:
                       f" {per_scrape * 1e3:.1f} ms a scrape", file=sys.stderr)
             together = {}
             if args.concurrent:
-                for name, port in (("node_exporter", node_port), ("socklife exporter", sl_port)):
+                for name, port in (("node_exporter", node_port),
+                                   ("prometheus_client", pc_port),
+                                   ("socklife exporter", sl_port)):
                     population.top_up(args.sockets)
                     print(f"  {args.concurrent} scrapers on {name} for "
                           f"{args.concurrent_s:g} s ...", file=sys.stderr)

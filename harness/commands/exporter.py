@@ -31,7 +31,7 @@ Examples:
       --tls-cert cert.pem --tls-key key.pem # other hosts: a token (chmod 600)
 Besides /metrics: /api/v1/sample (the latest sample, a `record` line's
 JSON) and /api/v1/samples?after=T (the samples kept, after Unix time T).
-Every other address than loopback needs --token-file (clients send
+An address other than loopback needs --token-file (clients send
 "Authorization: Bearer TOKEN") or --allow-unauthenticated.
 """
 KEEP_DEFAULT = 300  # samples: 5 minutes at the default 1 s interval
@@ -67,7 +67,7 @@ class Latest:
 
 @click.command("exporter", epilog=EPILOG)
 @click.option("--listen", default="127.0.0.1:9464", show_default=True, metavar="HOST:PORT",
-              help="Where to serve /metrics (loopback by default).")
+              help="Where to serve /metrics and /api/v1/ (loopback by default).")
 @netns_option
 @port_option
 @interval_option
@@ -101,18 +101,10 @@ def command(listen, netns, ports, interval, cpu_budget, top, leak_threshold, kee
         loopback = ipaddress.ip_address(host).is_loopback
     except ValueError:
         raise UsageProblem(f"--listen needs an IP address, got {host!r}") from None
-    if token_file is not None and allow_unauthenticated:
-        raise UsageProblem("--token-file and --allow-unauthenticated contradict each other")
-    if not loopback and token_file is None and not allow_unauthenticated:
-        raise UsageProblem(f"--listen {listen} is not loopback: give --token-file FILE (or "
-                           "--allow-unauthenticated, since samples name processes and pids)")
-    if (tls_cert is None) != (tls_key is None):
-        raise UsageProblem("--tls-cert needs --tls-key" if tls_key is None
-                           else "--tls-key needs --tls-cert")
-    from harness.sinks.access import read_token, tls_context
+    from harness.sinks.access import access
 
-    token = None if token_file is None else read_token(token_file)
-    tls = None if tls_cert is None else tls_context(tls_cert, tls_key)
+    token, tls = access(listen, loopback, token_file, allow_unauthenticated, tls_cert,
+                        tls_key)
     check_netns(netns)
     from prometheus_client import CollectorRegistry
 

@@ -21,6 +21,24 @@ TOKEN_MAX = 4096  # bytes
 _TOKEN = re.compile(rb"[\x21-\x7e]+")
 
 
+def access(listen: str, loopback: bool, token_file: str | None,
+           allow_unauthenticated: bool, cert: str | None, key: str | None
+           ) -> tuple[str | None, ssl.SSLContext | None]:
+    """(token, TLS context) of the exporter's options; a UsageProblem for a non-loopback
+    ``listen`` without a token or ``--allow-unauthenticated``, for both, for a
+    certificate without its key (or the other way round), and for bad files."""
+    if token_file is not None and allow_unauthenticated:
+        raise UsageProblem("--token-file and --allow-unauthenticated contradict each other")
+    if not loopback and token_file is None and not allow_unauthenticated:
+        raise UsageProblem(f"--listen {listen} is not loopback: give --token-file FILE (or "
+                           "--allow-unauthenticated, since samples name processes and pids)")
+    if (cert is None) != (key is None):
+        raise UsageProblem("--tls-cert needs --tls-key" if key is None
+                           else "--tls-key needs --tls-cert")
+    token = None if token_file is None else read_token(token_file)
+    return token, None if cert is None else tls_context(cert, key)
+
+
 def read_token(path: str, option: str = "--token-file") -> str:
     """The token in ``path``, or a UsageProblem naming ``option`` and what is wrong."""
     try:

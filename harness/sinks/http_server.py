@@ -47,13 +47,14 @@ BACKLOG = 128
 MAX_CLIENTS = 64
 CLIENT_TIMEOUT_S = 10.0
 HEAD_MAX = 16384  # bytes of request line and headers
+WRITE_BYTES = 1 << 16
 JSON = "application/json"
 
 
 class Answer(NamedTuple):
     status: int
     content_type: str
-    body: bytes
+    body: bytes | tuple[bytes, ...]  # a tuple is sent part by part, never joined
     headers: tuple[tuple[str, str], ...] = ()  # (name, value) beyond those three
 
 
@@ -118,12 +119,22 @@ class Handler(BaseHTTPRequestHandler):
     def _send(self, answer: Answer) -> None:
         self.send_response(answer.status)
         self.send_header("Content-Type", answer.content_type)
-        self.send_header("Content-Length", str(len(answer.body)))
+        parts = (answer.body,) if isinstance(answer.body, bytes) else answer.body
+        self.send_header("Content-Length", str(sum(map(len, parts))))
         self.send_header("Cache-Control", "no-store")
         for name, value in answer.headers:
             self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(answer.body)
+        batch: list[bytes] = []  # parts sent in writes of 64 KiB or more, not one by one
+        size = 0
+        for part in parts:
+            batch.append(part)
+            size += len(part)
+            if size >= WRITE_BYTES:
+                self.wfile.write(b"".join(batch))
+                batch, size = [], 0
+        if batch:
+            self.wfile.write(b"".join(batch))
 
     def log_message(self, format, *args) -> None:
         """Nothing per request (prometheus_client's server logs nothing either)."""

@@ -4,13 +4,16 @@
 later than T, oldest first; without ``after``, every one kept).
 
 Each sample is encoded once, when it arrives, exactly as ``socklife record`` writes a
-line (jsonl.encode), so a scrape of either path costs a copy of bytes, not JSON
-encoding, however many clients ask.
+line (jsonl.encode), so a scrape of either path costs no JSON encoding however many
+clients ask, and an answer is sent from those bytes, not a copy of them. The ring holds
+``keep`` samples, or fewer when they would take more than ``max_bytes`` (a sample lists
+every CLOSE_WAIT socket: a leak of thousands makes each one large); the newest is
+always kept.
 
     >>> ring = SampleRing(2)
     >>> for t in (1.0, 2.0, 3.0):
     ...     ring.add({"schema": 1, "time": t})
-    >>> ring.samples("after=1.5", None).body
+    >>> b"".join(ring.samples("after=1.5", None).body)
     b'{"schema":1,"samples":[{"schema":1,"time":2.0},{"schema":1,"time":3.0}]}'
     >>> ring.samples("after=soon", None).body
     b'{"error":"after=\\'soon\\' is not a number (a Unix time in seconds)"}\\n'
@@ -52,18 +55,32 @@ def after_of(query: str) -> float:
     return after
 
 
-class SampleRing:
-    """The last ``keep`` samples, each kept as its record line's bytes; thread-safe (one
-    sampling thread adds, the server's threads read)."""
+MAX_BYTES = 64 << 20
 
-    def __init__(self, keep: int):
-        self._ring: deque[tuple[float, bytes]] = deque(maxlen=keep)
+
+class SampleRing:
+    """The last ``keep`` samples (at most ``max_bytes`` of them but the newest), each kept
+    as its record line's bytes; thread-safe (one sampling thread adds, the server's
+    threads read)."""
+
+    def __init__(self, keep: int, max_bytes: int = MAX_BYTES):
+        self.keep = keep
+        self.max_bytes = max_bytes
+        self._ring: deque[tuple[float, bytes]] = deque()
+        self._bytes = 0
         self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._ring)
 
     def add(self, sample: dict) -> None:
         line = encode(sample).encode()
         with self._lock:
             self._ring.append((sample["time"], line))
+            self._bytes += len(line)
+            while len(self._ring) > self.keep or (
+                    self._bytes > self.max_bytes and len(self._ring) > 1):
+                self._bytes -= len(self._ring.popleft()[1])
 
     def sample(self, _query: str, _headers) -> Answer:
         """GET /api/v1/sample: the newest sample (a 503 before the first)."""
@@ -79,6 +96,12 @@ class SampleRing:
             after = after_of(query)
         except ValueError as exc:
             return json_error(400, str(exc))
+        parts = [b'{"schema":%d,"samples":[' % SCHEMA]
         with self._lock:
-            lines = [line for t, line in self._ring if t > after]
-        return Answer(200, JSON, b'{"schema":%d,"samples":[%s]}' % (SCHEMA, b",".join(lines)))
+            for t, line in self._ring:
+                if t > after:
+                    parts += (line, b",")
+        if len(parts) > 1:
+            parts.pop()  # the last comma
+        parts.append(b"]}")
+        return Answer(200, JSON, tuple(parts))

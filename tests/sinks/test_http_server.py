@@ -25,11 +25,18 @@ def hello(query, headers):
     return Answer(200, "text/plain", f"hello {query}".encode())
 
 
+PARTS = tuple(bytes([65 + k % 26]) * 1000 for k in range(300))  # 300 kB in 300 parts
+
+
+def parts(query, headers):
+    return Answer(200, "text/plain", PARTS)
+
+
 def broken(query, headers):
     raise RuntimeError("a bug")
 
 
-ROUTES = {"/hello": hello, "/broken": broken}
+ROUTES = {"/hello": hello, "/broken": broken, "/parts": parts}
 
 
 @contextmanager
@@ -90,6 +97,11 @@ def test_a_route_answers_with_its_length_and_an_unknown_path_is_a_404():
         code, headers, body = status(url(srv, "/nope"))
     assert code == 404 and headers["Content-Type"] == "application/json"
     assert body.count("\n") == 1 and '"error":' in body and "/api/v1/sample" in body
+
+
+def test_an_answer_in_parts_arrives_whole():
+    with server() as srv:
+        assert get(url(srv, "/parts")) == b"".join(PARTS).decode()
 
 
 def test_the_listen_backlog_is_the_servers():

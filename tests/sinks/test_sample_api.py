@@ -13,6 +13,10 @@ from harness.sinks.jsonl import encode
 from harness.sinks.sample_api import SampleRing, after_of
 
 
+def body_of(answer) -> bytes:
+    return answer.body if isinstance(answer.body, bytes) else b"".join(answer.body)
+
+
 @pytest.fixture
 def recorded(fixture_path):
     """The samples of a recorded Locust run (record lines made before lines carried the
@@ -37,14 +41,27 @@ def test_samples_after_a_time_oldest_first_and_bounded(recorded):
     for s in recorded:
         ring.add(s)
     kept = recorded[-4:]
-    doc = json.loads(ring.samples("", {}).body)  # no after: every one kept
+    doc = json.loads(body_of(ring.samples("", {})))  # no after: every one kept
     validate(doc, records.SamplesResponse)
     assert doc == {"schema": SCHEMA, "samples": kept}
     after = kept[1]["time"]
-    doc = json.loads(ring.samples(f"after={after!r}", {}).body)
+    doc = json.loads(body_of(ring.samples(f"after={after!r}", {})))
     assert doc["samples"] == kept[2:]
-    assert json.loads(ring.samples(f"after={kept[-1]['time']}", {}).body)["samples"] == []
-    assert json.loads(ring.samples("after=0", {}).body)["samples"] == kept
+    assert json.loads(body_of(ring.samples(f"after={kept[-1]['time']}", {})))["samples"] == []
+    assert json.loads(body_of(ring.samples("after=0", {})))["samples"] == kept
+
+
+def test_the_ring_keeps_no_more_than_its_bytes_but_always_the_newest(recorded):
+    size = len(encode(recorded[0]))
+    ring = SampleRing(100, max_bytes=3 * size)
+    for s in recorded:
+        ring.add(s)
+    assert 1 <= len(ring) <= 3
+    assert json.loads(body_of(ring.samples("", {})))["samples"][-1] == recorded[-1]
+    tiny = SampleRing(100, max_bytes=1)
+    for s in recorded:
+        tiny.add(s)
+    assert len(tiny) == 1 and tiny.sample("", {}).body == encode(recorded[-1]).encode()
 
 
 @pytest.mark.parametrize("query, needle", [
