@@ -21,17 +21,18 @@ and the wall time a scrape takes as the scraper sees it. The next lines put the 
 one clock: CPU per second of running at a --scrape-interval scrape (Prometheus's
 typical 15 s), node_exporter paying per scrape, socklife per sample and per scrape.
 
-With --concurrent N (50; 0 skips it), N scrapers (threads here) scrape each server
-together every --every seconds (1) for --concurrent-s seconds (20), all N connecting at
-the same instant each time: the scrapes answered and failed (10 s timeout), the wall
-time of each (median, p99, max, how many over 1 s), p99 against node_exporter's. A third
-server joins that round: the same sampler and collector served by prometheus_client's
-start_http_server (what `socklife exporter` served with before its own server), so the
-two differ only in the server.
+With --concurrent N (0, the default, skips it; docs/performance.md quotes 50 with
+--sockets 5000: at 30,000 node_exporter's dump per scrape takes both cores), N scrapers
+(threads here) scrape each server together every --every seconds (1) for --concurrent-s
+seconds (20), all N connecting at the same instant each time: the scrapes answered and
+failed (10 s timeout), the wall time of each (median, p99, max, how many over 1 s), p99
+against node_exporter's. A third server joins that round: the same sampler and
+collector served by prometheus_client's start_http_server (what `socklife exporter`
+served with before its own server), so the two differ only in the server.
 
 Usage (root): python3 benchmarks/bench_exporter.py [--sockets 30000] [--rounds 3]
               [--scrapes 50] [--window 10] [--scrape-interval 15]
-              [--concurrent 50] [--concurrent-s 20] [--every 1] [--node-exporter PATH]
+              [--concurrent 0] [--concurrent-s 20] [--every 1] [--node-exporter PATH]
 """
 
 from __future__ import annotations
@@ -242,7 +243,7 @@ def main() -> None:
     ap.add_argument("--scrapes", type=int, default=50)
     ap.add_argument("--window", type=float, default=10.0, help="seconds of sampling timed")
     ap.add_argument("--scrape-interval", type=float, default=15.0)
-    ap.add_argument("--concurrent", type=int, default=50, help="scrapers at once (0: none)")
+    ap.add_argument("--concurrent", type=int, default=0, help="scrapers at once (0: none)")
     ap.add_argument("--concurrent-s", type=float, default=20.0)
     ap.add_argument("--every", type=float, default=1.0, help="seconds between their scrapes")
     ap.add_argument("--node-exporter", default=NODE_EXPORTER, metavar="PATH",
