@@ -92,7 +92,7 @@ class Latest:
 @click.option("--client-timeout", type=FiniteFloat(0, 3600, min_open=True), default=10.0,
               show_default=True, metavar="S",
               help="A client has S seconds to send its request (TLS handshake included) "
-                   "and S to take the answer, else it is dropped.")
+                   "and S for each 64 KiB of the answer, else it is dropped.")
 def command(listen, netns, ports, interval, cpu_budget, top, leak_threshold, keep,
             token_file, allow_unauthenticated, tls_cert, tls_key, client_timeout):
     """Serve the sampler's readings as Prometheus metrics (socklife_*) and JSON samples."""

@@ -12,8 +12,8 @@ and stays silent stops every other scrape. This server, a ThreadingHTTPServer:
 - gives each client ``client_timeout`` seconds, from the moment a thread takes it, to
   finish its TLS handshake and send its request head (one deadline, not a timeout per
   read: a client trickling a byte at a time is dropped as surely as a silent one), and
-  as long again to take the answer; a client past that, or whose head is over
-  ``HEAD_MAX`` bytes, is dropped without an answer;
+  as long again for each write of the answer (``WRITE_BYTES``); a client past that, or
+  whose head is over ``HEAD_MAX`` bytes, is dropped without an answer;
 - does the TLS handshake in the client's own thread, not in accept();
 - with a token, answers only requests that carry ``Authorization: Bearer TOKEN``
   (compared in constant time, hmac.compare_digest), every path included; others get
@@ -106,8 +106,8 @@ class Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         route = self.server.routes.get(url.path)
         if route is None:
-            self._send(json_error(404, f"no such path {url.path!r}; try /metrics, "
-                                       "/api/v1/sample, /api/v1/samples?after=T"))
+            paths = ", ".join(self.server.routes)
+            self._send(json_error(404, f"no such path {url.path!r}; there are {paths}"))
             return
         try:
             answer = route(url.query, self.headers)

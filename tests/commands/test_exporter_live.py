@@ -70,6 +70,8 @@ def test_netns_exports_the_namespace_sockets(netns):
                 text = get(f"http://127.0.0.1:{web}/metrics")
                 return metric(text, "socklife_tcp_sockets", '{state="established"}') == 6.0
             assert wait_for(settled, timeout=5)
+            sample = get_json(f"http://127.0.0.1:{web}/api/v1/sample")
+            assert sample["netns"] == name and sample["states"]["ESTABLISHED"] == 6
         with exporter("--port", str(port)) as web:  # the host has none of them
             text = get(f"http://127.0.0.1:{web}/metrics")
             assert metric(text, "socklife_tcp_sockets", '{state="established"}') == 0.0

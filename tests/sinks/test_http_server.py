@@ -96,7 +96,7 @@ def test_a_route_answers_with_its_length_and_an_unknown_path_is_a_404():
         assert get(url(srv, "/hello?x=1")) == "hello x=1"
         code, headers, body = status(url(srv, "/nope"))
     assert code == 404 and headers["Content-Type"] == "application/json"
-    assert body.count("\n") == 1 and '"error":' in body and "/api/v1/sample" in body
+    assert body.count("\n") == 1 and '"error":' in body and "/hello, /broken, /parts" in body
 
 
 def test_an_answer_in_parts_arrives_whole():
