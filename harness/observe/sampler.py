@@ -37,10 +37,11 @@ from __future__ import annotations
 
 import socket
 import time
-from collections import Counter, deque
+from collections import deque
 
 from harness.kernel import inet_diag as wire
 from harness.kernel.inet_diag import NOT_TIME_WAIT, STATES
+from harness.kernel.open_groups import OpenGroups
 from harness.kernel.reader import NamespaceReader
 from harness.kernel.sockdiag import FAMILIES, ONE_WALK, DumpResult
 from harness.kernel.sockstat import minisockets, time_wait
@@ -56,6 +57,7 @@ from harness.observe.ports import (
 from harness.observe.timewait import TimeWaitGroups, TimeWaitView, time_wait_analysis
 from harness.schema.version import SCHEMA
 
+OPEN_NOT_LISTENING = [s for s in NOT_TIME_WAIT if s != "LISTEN"]
 RATE_WINDOW_S = 10.0  # growth rates compare with the sample about this long ago
 DEFAULT_CPU_BUDGET = 0.05  # of one core, for everything but the exact counts
 OWNER_AFTER_S = 0.5  # a CLOSE_WAIT socket's owner is looked up once it has lasted this long
@@ -76,10 +78,12 @@ COUNTERS = (
 )
 
 
-def state_counts(records) -> dict[str, int]:
-    """records.States of decoded records (every state present)."""
-    counts = Counter(r.state for r in records)
-    return {name: counts.get(name, 0) for name in STATES}
+def state_counts(records, codes) -> dict[str, int]:
+    """records.States: ``codes`` (sockets per TCP_* code, OpenGroups.codes, which counts
+    every state but LISTEN) and the listeners among ``records``."""
+    out = {name: codes[code] for code, name in enumerate(wire.STATE_NAMES) if name in STATES}
+    out["LISTEN"] = sum(1 for r in records if r.state == "LISTEN")
+    return {name: out[name] for name in STATES}
 
 
 class _Meter:
@@ -129,14 +133,14 @@ class Sampler:
         self._tw_mostly_ours = False  # most TIME_WAIT sockets are on self.ports
         self._ever_full: set[str] = set()
         self.reuse_quiet = reuse_quiet  # see _open_sockets
+        self._walked: tuple | None = None  # (quiet key, time, sample, records, groups)
+        self._samples = 0
+        self.walks_saved = 0  # samples that reused a quiet namespace's walk
         # --cgroup: filtered in the kernel (INET_DIAG_BC_CGROUP_COND); no TIME_WAIT
         # minisocket has a cgroup, so the filter leaves them all out
         self.cgroup_ids = tuple(cgroup_ids)
         self._cg = {"cgroup_ids": self.cgroup_ids} if self.cgroup_ids else {}
         self._cgroups = None  # kernel.cgroups.CgroupPaths, made for the first cgroup id
-        self._walked: tuple | None = None  # (quiet key, time, sample, records but LISTEN)
-        self._samples = 0
-        self.walks_saved = 0  # samples that reused a quiet namespace's walk
         self.run = None
         if fold:  # the run's summary and findings (the rules' imports only where asked)
             from harness.observe.summary import RunSummary
@@ -198,54 +202,52 @@ class Sampler:
         self._tw_mostly_ours = 2 * count > total
         return count
 
-    def _dump(self, states) -> DumpResult:
-        out = DumpResult()
+    def _open_sockets(self, port_range, sockstat: dict,
+                      flat: dict, now: float) -> tuple[list, OpenGroups, bool]:
+        """(decoded records, groups, consistent) of every socket but TIME_WAIT: the
+        listeners decoded from a LISTEN-only dump (it walks no established hash), then
+        the other states in one walk of both families (ONE_WALK: the kernel walks its
+        whole established hash for a dump whatever the family), ESTABLISHED sockets
+        counted and grouped from the bytes (kernel.open_groups), the rest decoded.
+
+        ``reuse_quiet`` (the host-wide sampler's): the other states are walked only when
+        the namespace has changed since they were last walked. The established hash is
+        shared by every namespace of the host, so that walk costs what the host's
+        sockets number, and a namespace where nothing happened has nothing new in it:
+        its sockets other than TIME_WAIT change only with a segment sent or received
+        (Tcp InSegs, OutSegs, RetransSegs) or a socket hashed, unhashed or orphaned
+        (sockstat inuse, orphan), all read before the walk; a FIN_WAIT2 minisocket ends
+        silently, so a namespace holding one is always walked, and every namespace at
+        least every QUIET_MAX_S and QUIET_MAX_SAMPLES. An empty namespace (no socket in
+        use, no minisocket) is not dumped at all."""
+        self._samples += 1
+        listen = DumpResult()
 
         def consume(buf, n, result):
-            wire.decode_chunk(buf, n, out.append, result)
+            wire.decode_chunk(buf, n, listen.append, result)
 
-        out.consistent = self.reader.scan(consume, states, self.ports, ONE_WALK,
-                                          reset=out.clear, **self._cg)
-        return out
-
-    def _open_sockets(self, sockstat: dict, flat: dict, now: float) -> DumpResult:
-        """Every socket but TIME_WAIT, decoded. The kernel walks its whole established
-        hash for each dump whatever the family (an AF_INET dump costs what one of both
-        families does), so both come from one walk (ONE_WALK).
-
-        ``reuse_quiet`` (the host-wide sampler's): the listeners are dumped every sample
-        (the listening hash alone: ~0.03 ms), the others only when the namespace has
-        changed since they were last walked. The established hash is shared by every
-        namespace of the host, so that walk costs what the host's sockets number, and
-        a namespace where nothing happened has nothing new in it: its sockets other
-        than TIME_WAIT change only with a segment sent or received (Tcp InSegs,
-        OutSegs, RetransSegs) or a socket hashed, unhashed or orphaned (sockstat inuse,
-        orphan), all read before the walk; a FIN_WAIT2 minisocket ends silently, so a
-        namespace holding one is always walked, and every namespace at least every
-        QUIET_MAX_S and QUIET_MAX_SAMPLES. An empty namespace (no socket in use, no
-        minisocket) is not dumped at all."""
-        self._samples += 1
-        if not self.reuse_quiet:
-            return self._dump(NOT_TIME_WAIT)
         tcp, tcp6 = sockstat.get("TCP", {}), sockstat.get("TCP6", {})
         key = (tcp.get("inuse"), tcp6.get("inuse"), tcp.get("orphan"),
                *(flat.get(name) for name in QUIET_COUNTERS))
-        if not tcp.get("inuse") and not tcp6.get("inuse") and not minisockets(sockstat):
-            self._walked = (key, now, self._samples, DumpResult())
-            return DumpResult()
+        if (self.reuse_quiet and not tcp.get("inuse") and not tcp6.get("inuse")
+                and not minisockets(sockstat)):
+            self._walked = None
+            return [], OpenGroups(set(), port_range), True
+        ok = self.reader.scan(consume, ["LISTEN"], self.ports, ONE_WALK, reset=listen.clear,
+                              **self._cg)
         walked = self._walked
-        if (walked is None or walked[0] != key
+        if (not self.reuse_quiet or walked is None or walked[0] != key
                 or (now - walked[1] >= QUIET_MAX_S
                     and self._samples - walked[2] >= QUIET_MAX_SAMPLES)
                 or any(r.state == "FIN_WAIT2" for r in walked[3])):
-            others = self._dump([s for s in NOT_TIME_WAIT if s != "LISTEN"])
-            self._walked = walked = (key, now, self._samples, others)
+            groups = OpenGroups({r.sport for r in listen}, port_range)
+            walk_ok = self.reader.scan(groups.add_chunk, OPEN_NOT_LISTENING, self.ports,
+                                       ONE_WALK, reset=groups.clear, **self._cg)
+            self._walked = walked = (key, now, self._samples, groups.records, groups,
+                                     walk_ok)
         else:
             self.walks_saved += 1
-        out = self._dump(["LISTEN"])
-        out.extend(walked[3])
-        out.consistent = out.consistent and walked[3].consistent
-        return out
+        return [*listen, *walked[3]], walked[4], ok and walked[5]
 
     def sample(self, missed: int = 0, final: bool = False) -> dict:
         """One records.Sample; ``missed``: ticks its loop skipped so far (loop.Schedule);
@@ -256,8 +258,7 @@ class Sampler:
         optional = 0.0  # CPU seconds of the parts under the budget, in this sample
         now = self.clock()
         sockstat = self.reader.sockstat()
-        flat = self.reader.counters()  # before the dump: what changes after is seen next
-        records = self._open_sockets(sockstat, flat, now)
+        flat = self.reader.counters()  # before the dumps: what changes after is seen next
         if self._sysctls is None or self.budget.due("sysctls", now):
             cpu = time.process_time()
             self._sysctls = self.reader.sysctls()
@@ -265,12 +266,12 @@ class Sampler:
             self.budget.spent("sysctls", cost, now)
             optional += cost
         sysctls = self._sysctls
+        port_range = sysctls.get("ip_local_port_range", [32768, 60999])
+        records, groups, consistent = self._open_sockets(port_range, sockstat, flat, now)
         counters = {name: flat[name] for name in COUNTERS if name in flat}
-        states = state_counts(records)
+        states = state_counts(records, groups.codes)
         listening = {r.sport for r in records if r.state == "LISTEN"}
-        tw, tw_cost = self._time_wait(now, listening,
-                                      sysctls.get("ip_local_port_range", [32768, 60999]),
-                                      sockstat)
+        tw, tw_cost = self._time_wait(now, listening, port_range, sockstat)
         if tw_cost is not None:
             optional += tw_cost
         if self.cgroup_ids:
@@ -303,6 +304,7 @@ class Sampler:
         leaks = self.leaks.update(close_wait, now)
 
         open_by, _none, _n = split_by_destination(records, sysctls)
+        open_by.update(groups.open_by_remote())
         open_ports = {r.sport for r in records} - listening
         past = self._past(now)
         growth = None
@@ -311,7 +313,7 @@ class Sampler:
             dt = now - past[0]
             growth = (states["TIME_WAIT"] - past[2]) / dt
             open_growth = {d: (n - past[3].get(d, 0)) / dt for d, n in open_by.items()}
-        in_use = tw.ports_in_use(open_ports)
+        in_use = tw.ports_in_use(open_ports, groups.ports)
         ephemeral = ephemeral_forecast(open_by, self._tw_figures, in_use, sysctls, open_growth,
                                        syn_sent_by_destination(records))
         self.history.append((now, states, states["TIME_WAIT"], dict(open_by)))
@@ -320,7 +322,7 @@ class Sampler:
             "time": round(now, 3),
             "netns": self.netns,
             "netns_inode": self.netns_inode,
-            "consistent": records.consistent,
+            "consistent": consistent,
             "interval_s": self.interval,
             "ports": list(self.ports),
             "states": states,
