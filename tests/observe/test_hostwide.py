@@ -59,7 +59,7 @@ def test_a_quiet_namespace_reuses_its_walk_until_a_segment_moves():
     with Sampler(reader=reader, clock=clock, meter=False, fold=False, detail_s=3600,
                  reuse_quiet=True) as sampler:
         first = sampler.sample()
-        assert len(_walks(reader, 0)) == 2  # the others, then the listeners
+        assert len(_walks(reader, 0)) == 2  # the listeners, then the others
         n = len(reader.scans)
         clock.now += 1
         quiet = sampler.sample()
@@ -103,7 +103,8 @@ def test_without_reuse_every_sample_walks():
         n = len(reader.scans)
         clock.now += 1
         sampler.sample()
-    assert len(_walks(reader, n)) == 1 and sampler.walks_saved == 0
+    walks = _walks(reader, n)  # the listeners, then every other state again
+    assert walks[0] == LISTEN_ONLY and len(walks) == 2 and sampler.walks_saved == 0
 
 
 @pytest.mark.root
