@@ -12,6 +12,7 @@ import struct
 import pytest
 
 from harness.kernel import inet_diag as wire
+from harness.kernel import netlink
 
 S_EQ, D_EQ, JMP = wire.BC_S_EQ, wire.BC_D_EQ, wire.BC_JMP
 
@@ -103,7 +104,7 @@ def test_request_carries_bytecode_attribute():
     req = wire.build_request(2, 0xFFF, wire.compile_ports([80]))
     length, msg_type, flags = struct.unpack_from("=IHH", req)
     assert length == len(req) and msg_type == wire.SOCK_DIAG_BY_FAMILY
-    assert flags == wire.NLM_F_REQUEST | wire.NLM_F_DUMP
+    assert flags == netlink.NLM_F_REQUEST | netlink.NLM_F_DUMP
     attr_len, attr_type = struct.unpack_from("=HH", req, 16 + 56)
     assert attr_type == wire.INET_DIAG_REQ_BYTECODE and attr_len == 4 + 20
 

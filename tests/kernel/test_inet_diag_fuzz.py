@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from paths import FIXTURES
 
 from harness.kernel import inet_diag as wire
+from harness.kernel.dump_columns import count_chunk
 
 pytestmark = pytest.mark.fuzz
 
@@ -28,7 +29,7 @@ def each_decoder(buf: bytes):
     """Run the three public walkers over ``buf``; a DumpError is a clean answer too."""
     records: list = []
     for run in (lambda r: wire.decode_chunk(buf, len(buf), records.append, r),
-                lambda r: wire.count_chunk(buf, len(buf), [0] * wire.STATE_SLOTS, r),
+                lambda r: count_chunk(buf, len(buf), [0] * wire.STATE_SLOTS, r),
                 lambda r: wire.walk(buf, len(buf), wire.decode_msg, r),
                 lambda r: wire.decode_chunk(memoryview(bytearray(buf)), len(buf),
                                             records.append, r)):
@@ -50,7 +51,7 @@ def test_decoders_answer_cleanly_or_with_a_dump_error(buf):
 def count(data: bytes, length: int):
     result, counts = wire.ChunkResult(), [0] * wire.STATE_SLOTS
     try:
-        wire.count_chunk(data, length, counts, result)
+        count_chunk(data, length, counts, result)
     except wire.DumpError as exc:
         return exc.errno
     return counts, result.done, result.interrupted
