@@ -1,4 +1,4 @@
-"""The layers the code promises (design.md): imports only go down, never into commands.
+"""The layers the code promises (harness/__init__.py): imports only go down, never into commands.
 
 kernel/ and schema/ import nothing of socklife's but each other's constants (schema may
 read kernel constants; kernel never schema); observe/ imports kernel/ and schema/; nothing

@@ -1,6 +1,7 @@
 """The netlink decoder on random and mutated recorded bytes (hypothesis): decode_chunk,
-decode_chunk_cgroup (and its attribute walker), count_chunk and walk give a clean result or the kernel layer's own DumpError, never
-another exception and never an endless loop (an alarm turns a hang into a failure)."""
+decode_chunk_cgroup (and its attribute walker), count_chunk and walk give a clean
+result or the kernel layer's own DumpError, never another exception and never an
+endless loop (an alarm turns a hang into a failure)."""
 
 from __future__ import annotations
 
