@@ -15,7 +15,10 @@ Public API (used by the rest of socklife and by users)::
     >>> lst.close()
 
 Both accept ``netns`` (a name under /run/netns; needs root) and ``ports`` (local or
-remote port equals P, several OR-ed), compiled to INET_DIAG_REQ_BYTECODE. The states
+remote port equals P, several OR-ed), compiled to INET_DIAG_REQ_BYTECODE; ``dump``
+also ``cgroup=True`` (each record carries the ``cgroup_id`` of its cgroup v2, None for
+minisockets) and ``cgroup_ids`` (only sockets of those cgroups, filtered in the kernel
+too). The states
 filter is the request's ``idiag_states`` bitmask. Both families come from one walk of
 the kernel's hash tables (``ONE_WALK``: the legacy TCPDIAG_GETSOCK request), or from a
 dump per family (``FAMILIES``) on a kernel that refuses it; ``families=FAMILIES`` asks
