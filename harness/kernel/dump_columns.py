@@ -46,9 +46,8 @@ DST = _at("idiag_dst")
 # The byte of the host-order u32 idiag_expires that holds bits 8-15.
 EXPIRES_BUCKET = _at("idiag_expires") + (1 if sys.byteorder == "little" else 2)
 BUCKET_MS = 256  # what one step of that byte is
-FLAGS = NLMSGHDR.offset["nlmsg_flags"]  # the low byte holds NLM_F_DUMP_INTR
-if sys.byteorder == "big":
-    FLAGS += 1
+# The byte of the host-order u16 nlmsg_flags that holds NLM_F_DUMP_INTR (bits 0-7).
+FLAGS = NLMSGHDR.offset["nlmsg_flags"] + (1 if sys.byteorder == "big" else 0)
 LEN, TYPE = NLMSGHDR.offset["nlmsg_len"], NLMSGHDR.offset["nlmsg_type"]
 ADDRESS_BYTES = {socket.AF_INET: 4, socket.AF_INET6: 16}
 _INTR_BIT = bytes(1 if b & NLM_F_DUMP_INTR else 0 for b in range(256))
