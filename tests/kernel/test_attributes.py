@@ -22,11 +22,11 @@ def chunks(fixture_path, name):
 
 def messages(bufs):
     """(buffer, offset of inet_diag_msg, end of the message) per socket."""
-    out = []
+    out, hdrlen = [], netlink.NLMSG_HDRLEN
     for buf in bufs:
         def keep(b, off, buf=buf):
-            (length,) = netlink.NLMSGHDR.head("nlmsg_len").unpack_from(b, off - 16)
-            out.append((buf, off, off - netlink.NLMSG_HDRLEN + length))
+            (length,) = netlink.NLMSGHDR.head("nlmsg_len").unpack_from(b, off - hdrlen)
+            out.append((buf, off, off - hdrlen + length))
         wire.walk(buf, len(buf), keep, wire.ChunkResult())
     return out
 
@@ -112,13 +112,14 @@ def test_a_record_with_its_cgroup_id_round_trips(fixture_path):
 
 
 def test_the_walker_stops_where_the_kernel_would():
-    good = netlink.pack_attribute(wire.INET_DIAG_CGROUP_ID, (5).to_bytes(8, "little"))
+    five = wire.CGROUP_COND.pack(5)  # a u64 in host order, as the kernel puts it
+    good = netlink.pack_attribute(wire.INET_DIAG_CGROUP_ID, five)
     nested = netlink.NLATTR.pack(8, 0x8000 | 3) + b"abcd"  # NLA_F_NESTED is not the type
     short = netlink.NLATTR.pack(3, 1)  # shorter than its own header
     past = netlink.NLATTR.pack(200, 1) + bytes(4)  # runs past the end
     blob = good + nested + short + good
     assert [(t, bytes(p)) for t, p in netlink.attributes(blob, 0, len(blob))] == [
-        (21, (5).to_bytes(8, "little")), (3, b"abcd")]
+        (21, five), (3, b"abcd")]
     assert list(netlink.attributes(past, 0, len(past))) == []
-    assert netlink.attribute(good, 0, len(good), 21).tobytes() == (5).to_bytes(8, "little")
+    assert netlink.attribute(good, 0, len(good), 21).tobytes() == five
     assert netlink.attribute(good, 0, len(good), 22) is None
