@@ -70,7 +70,6 @@ class CStruct:
         if offset != self.size:  # "=" never pads; a mismatch is a bug in this class
             raise ValueError(f"{name}: fields add up to {offset} bytes, struct is {self.size}")
         self.pack = self.struct.pack
-        self.pack_into = self.struct.pack_into
         self.unpack_from = self.struct.unpack_from
 
     def getter(self, field: str) -> itemgetter:

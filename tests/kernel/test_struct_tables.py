@@ -158,3 +158,17 @@ def test_time_wait_columns_and_rows_agree(fixture_path):
         time_wait_rows(buf, 0, len(buf), lambda fam, sport, bucket, key: by_row.update([key]),
                        wire.ChunkResult())
     assert sum(by_row.values()) == 601 and by_column == by_row
+
+
+def test_a_table_refuses_what_would_make_it_ambiguous():
+    from harness.kernel.cstruct import CStruct
+
+    with pytest.raises(ValueError, match="declared twice"):
+        CStruct("twice", [("a", "B"), ("a", "H")])
+    with pytest.raises(ValueError, match="declared twice"):  # inlined names clash too
+        CStruct("clash", [("nla_len", "I"), ("attr", netlink.NLATTR)])
+    with pytest.raises(ValueError, match="holds 2 values"):
+        wire.INET_DIAG_MSG.getter("idiag_cookie")
+    with pytest.raises(KeyError, match="no field"):
+        wire.INET_DIAG_MSG.values(idiag_bogus=1)
+    assert netlink.NLMSGHDR.head("nlmsg_type").format == "=IH"
