@@ -63,6 +63,16 @@ class States(TypedDict):
     CLOSING: Annotated[int, F("both sides closed at once (simultaneous close)", "sockets")]
 
 
+# An owner's details beyond pid and name (kernel/owners.py, psutil), in the rows that
+# name a process: present when the process is known.
+OwnerCmdline = NotRequired[Annotated[str | None, F(
+    "that process's arguments joined by spaces, cut to 200 characters (null: not "
+    "readable; present when the process is known)")]]
+OwnerUser = NotRequired[Annotated[str | None, F(
+    "the name of that process's real uid (its number when it has no name; present when "
+    "the process is known)")]]
+
+
 class Listener(TypedDict):
     """A listening socket and its queues, fullest first."""
 
@@ -85,6 +95,8 @@ class Listener(TypedDict):
     time_wait: NotRequired[Annotated[int, F(
         "TIME_WAIT sockets on its port: connections the server closed first (absent "
         "from records made before findings)", "sockets")]]
+    cmdline: OwnerCmdline
+    user: OwnerUser
 
 
 class CloseWaitSocket(TypedDict):
@@ -101,6 +113,8 @@ class CloseWaitSocket(TypedDict):
     cookie: Annotated[int, F("the kernel's socket cookie (idiag_cookie): one socket's "
                              "identity across samples")]
     leak: Annotated[bool, F("age_s >= the leak threshold")]
+    cmdline: OwnerCmdline
+    user: OwnerUser
 
 
 class LeakOwner(TypedDict):
