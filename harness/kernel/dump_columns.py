@@ -53,29 +53,54 @@ ADDRESS_BYTES = {socket.AF_INET: 4, socket.AF_INET6: 16}
 _INTR_BIT = bytes(1 if b & NLM_F_DUMP_INTR else 0 for b in range(256))
 
 
-def uniform_run(view: bytes, length: int, min_count: int) -> tuple[int, int]:
-    """(bytes covered, stride) of the leading run of equal-size socket messages in
-    ``view[:length]``, or (0, 0) when there are fewer than ``min_count`` of them all the
-    way (a shorter uniform prefix is not worth finding).
+def run_length(view: bytes, off: int, length: int) -> tuple[int, int]:
+    """(stride, count) of the socket messages of one size that follow one another from
+    ``off`` in ``view[:length]`` ((0, 0) when the first is no socket's message).
 
-    Every message of the run has the length (u32) and type (u16) of the first one,
-    a socket's message type, checked byte column by byte column (TYPE follows LEN).
+    Every message of the run has the length (u32) and type (u16) of the first one, a
+    socket's message type: checked byte column by byte column (TYPE follows LEN), the
+    run's end found by a binary search over those C-speed compares.
     """
-    stride = (int.from_bytes(view[LEN:LEN + 4], sys.byteorder) + 3) & ~3
-    if stride < SOCKET_MSG_LEN or stride > 0xFFFF:
+    stride = (int.from_bytes(view[off + LEN:off + LEN + 4], sys.byteorder) + 3) & ~3
+    msg_type = int.from_bytes(view[off + TYPE:off + TYPE + 2], sys.byteorder)
+    if stride < SOCKET_MSG_LEN or stride > 0xFFFF or msg_type not in REPLY_TYPES:
         return 0, 0
-    k = length // stride
-    msg_type = int.from_bytes(view[TYPE:TYPE + 2], sys.byteorder)
-    if k < min_count or msg_type not in REPLY_TYPES:
-        return 0, 0
-    end = k * stride
     # Each message's length is the stride itself (a 4-aligned length) and its type the
     # first one's: byte by byte, the header's first six bytes are the same everywhere.
-    expected = stride.to_bytes(4, sys.byteorder) + msg_type.to_bytes(2, sys.byteorder)
-    for at, value in enumerate(expected, LEN):
-        if view[at:end:stride] != bytes((value,)) * k:
-            return 0, 0
-    return end, stride
+    expected = tuple(enumerate(stride.to_bytes(4, sys.byteorder)
+                               + msg_type.to_bytes(2, sys.byteorder), LEN))
+
+    def equal(n: int) -> bool:
+        end = off + n * stride
+        return all(view[off + at:end:stride] == bytes((value,)) * n for at, value in expected)
+
+    good, bad = 0, (length - off) // stride
+    if equal(bad):
+        return stride, bad
+    while bad - good > 1:
+        mid = (good + bad) // 2
+        if equal(mid):
+            good = mid
+        else:
+            bad = mid
+    return stride, good
+
+
+def message_span(view: bytes, off: int) -> int:
+    """Bytes from the message at ``off`` to the next one: its 4-aligned nlmsg_len, at
+    least a header (a shorter length is the walker's to refuse)."""
+    msg_len = int.from_bytes(view[off + LEN:off + LEN + 4], sys.byteorder)
+    return max((msg_len + 3) & ~3, NLMSG_HDRLEN)
+
+
+def uniform_run(view: bytes, length: int, min_count: int) -> tuple[int, int]:
+    """(bytes covered, stride) of ``view[:length]`` when it is one run of equal-size
+    socket messages (``run_length``) all the way, but for a shorter tail (NLMSG_DONE),
+    of at least ``min_count``; else (0, 0)."""
+    stride, n = run_length(view, 0, length)
+    if n < min_count or n != length // stride:
+        return 0, 0
+    return n * stride, stride
 
 
 def _count_uniform(buf, length: int, counts: list[int], result: ChunkResult) -> tuple[int, int]:
