@@ -10,8 +10,9 @@ import pytest
 from harness.kernel.inet_diag import STATES
 from harness.load.arguments import Settings, parse_rule, port_of_host
 from harness.load.collector import Collector
-from harness.load.csv_sink import COLUMNS, TcpCsv, iso_utc
+from harness.load.csv_sink import COLUMNS, TcpCsv
 from harness.load.hostkey import HostLock
+from harness.load.rows import host_row, iso_utc
 
 
 def sample(t, cookies=(), listen_overflows=0, **states):
@@ -68,7 +69,7 @@ def test_close_wait_rule_counts_sockets_that_outlive_a_sample():
     assert c.failed_checks([parse_rule("CLOSE_WAIT=0")]) == []
     c.add("a", "a", sample(3.0, cookies=[3, 4], CLOSE_WAIT=2))  # 3 stayed
     assert c.failed_checks([parse_rule("CLOSE_WAIT=0")]) == [
-        "CHECK FAILED: CLOSE_WAIT=0 observed 1"]
+        "CHECK FAILED: a CLOSE_WAIT=0 observed 1"]
 
 
 def test_failed_checks_one_line_per_violated_rule():
@@ -79,20 +80,23 @@ def test_failed_checks_one_line_per_violated_rule():
     rules = [parse_rule(r) for r in ("TIME_WAIT=7", "TIME_WAIT=6", "listen_overflows=6",
                                      "eaddrnotavail=0", "ephemeral_fraction=0.5")]
     assert c.failed_checks(rules) == [
-        "CHECK FAILED: TIME_WAIT=6 observed 7",
-        "CHECK FAILED: listen_overflows=6 observed 7",
-        "CHECK FAILED: eaddrnotavail=0 observed 4",
+        "CHECK FAILED: a TIME_WAIT=6 observed 7",
+        "CHECK FAILED: a listen_overflows=6 observed 7",
+        "CHECK FAILED: a eaddrnotavail=0 observed 4",
     ]
 
 
 def test_csv_has_one_complete_row_per_sample(tmp_path):
     path = tmp_path / "run_tcp.csv"
     sink = TcpCsv(str(path))
-    sink.add("h", {**sample(1.0, TIME_WAIT=9), "locust": {"rps": 5.0, "users": 2}})
-    sink.add("h", sample(2.0))
+    first = sample(1.0, TIME_WAIT=9, listen_overflows=50)
+    sink.add(host_row("h", {**first, "locust": {"rps": 5.0, "users": 2}}, first["counters"]))
+    sink.add(host_row("h", sample(2.0, listen_overflows=57), first["counters"]))
     sink.close()
     rows = list(csv.DictReader(path.open()))
     assert len(rows) == 2 and list(rows[0]) == list(COLUMNS)
+    assert [(r["listen_overflows"], r["listen_overflows_total"]) for r in rows] == [
+        ("0", "50"), ("7", "57")]  # growth during the run, and the kernel's counter
     assert rows[0]["TIME_WAIT"] == "9" and rows[0]["rps"] == "5.0"
     assert rows[0]["accept_queue_fill"] == "0.5"  # 3 of backlog + 1 = 6
     assert rows[0]["ephemeral_headroom"] == "60"
