@@ -121,11 +121,11 @@ class Collector:
 
         table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold",
                       padding=(0, 2, 0, 0),
-                      title="socklife: peaks per host; total: peaks of the sum, counts "
-                            "added up, fill and fraction the worst host's",
+                      title="socklife: peaks per host; total: sums, and the worst host's "
+                            "fill and fraction",
                       title_justify="left", title_style="")
         columns = ("HOST", "SAMPLES", "ESTAB", "SYN_RECV", "TIME_WAIT", "CLOSE_WAIT",
-                   "LISTEN_OVERFLOWS", "LEAKS", "QUEUE_FILL", "PORT_FRACTION")
+                   "OVERFLOWS", "LEAKS", "QUEUE_FILL", "PORT_FRACTION")
         for i, title in enumerate(columns):
             table.add_column(title, justify="left" if i == 0 else "right")
         summaries = self.host_summaries()
@@ -136,7 +136,7 @@ class Collector:
             table.add_row(label, *_figures(s))
         if len(self.sampled) > 1:
             table.add_row(TOTAL, *_figures(self.total_summary()))
-        out = Console(file=io.StringIO(), width=110, color_system=None, highlight=False)
+        out = Console(file=io.StringIO(), width=1000, color_system=None, highlight=False)
         out.print(table)
         return [line.rstrip() for line in out.file.getvalue().splitlines()]
 

@@ -1,0 +1,216 @@
+"""Remote hosts (--socklife-remote): the argument, the client against a fake exporter
+(tests/fake_remote.py), its failures as one line and a finding, a slow remote that does
+not stall gevent, and Locust runs that poll remotes."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+from load_util import finish, start_locust
+from remote_util import LEAK, fake_remote
+
+from harness.load.collector import Collector
+from harness.load.remote import Remote, RemoteError, checked_sample, parse_remote, read_token
+from harness.observe.thresholds import parse_rule
+
+
+@pytest.mark.parametrize("text, reason", [
+    ("server", "expected NAME=URL"),
+    ("=http://127.0.0.1:9464", "bad name ''"),
+    ("a:b=http://127.0.0.1:9464", "bad name 'a:b'"),
+    ("total=http://127.0.0.1:9464", "bad name 'total'"),
+    ("server=ftp://127.0.0.1:9464", "unknown scheme 'ftp'"),
+    ("server=127.0.0.1:9464", "unknown scheme"),
+    ("server=http://", "no host"),
+    ("server=http://127.0.0.1:99999", "bad URL"),
+    ("server=http://127.0.0.1:x", "bad URL"),
+    ("server=http://127.0.0.1:9464/?a=1", "no query"),
+])
+def test_a_malformed_remote_is_refused_with_its_reason(text, reason):
+    with pytest.raises(ValueError, match=reason):
+        parse_remote(text)
+
+
+def test_a_remote_keeps_its_name_and_base_url():
+    spec = parse_remote("server=https://10.0.0.2:9464/x/")
+    assert (spec.name, spec.url, str(spec)) == ("server", "https://10.0.0.2:9464/x",
+                                                "server=https://10.0.0.2:9464/x")
+
+
+def test_token_file_first_line(tmp_path):
+    (tmp_path / "t").write_text("s3cret\n")
+    assert read_token(str(tmp_path / "t")) == "s3cret"
+    (tmp_path / "empty").write_text("\n")
+    for name, reason in (("empty", "is empty"), ("missing", "cannot read")):
+        with pytest.raises(ValueError, match=reason):
+            read_token(str(tmp_path / name))
+
+
+def test_only_samples_of_this_contract_count():
+    with pytest.raises(RemoteError, match="schema 2, this socklife reads 1"):
+        checked_sample({"schema": 2, "time": 1.0})
+    with pytest.raises(RemoteError, match="not a sample"):
+        checked_sample({"schema": 1, "hello": 1})
+    with pytest.raises(RemoteError, match="JSON object"):
+        checked_sample([1, 2])
+
+
+def _poll_until(remote: Remote, count: int, timeout: float = 20) -> list[dict]:
+    got, lines = [], []
+    deadline = time.monotonic() + timeout
+    while len(got) < count and time.monotonic() < deadline:
+        samples, line = remote.poll(time.time())
+        got += samples
+        lines += [line] if line else []
+        time.sleep(0.2)
+    return got
+
+
+def test_polls_get_each_sample_once_oldest_first_with_the_token(tmp_path):
+    with fake_remote(LEAK, "--token", "s3cret", "--interval", "0.2") as url:
+        remote = Remote(parse_remote(f"server={url}"), "s3cret", timeout=5)
+        got = _poll_until(remote, 6)
+    times = [s["time"] for s in got]
+    assert len(got) >= 6 and times == sorted(set(times))  # none twice, none out of order
+    assert remote.failures == 0 and remote.finding() is None
+    assert got[0]["states"]["CLOSE_WAIT"] == 20
+
+
+@pytest.mark.parametrize("options, token, problem", [
+    ((), None, None),  # below: nothing listens
+    (("--token", "s3cret"), None, "HTTP 401 unauthorized"),
+    (("--token", "s3cret"), "wrong", "HTTP 401 unauthorized"),
+    (("--mode", "garbage"), None, "the answer is not JSON"),
+    (("--mode", "schema2"), None, "schema 2, this socklife reads 1"),
+    (("--mode", "wrong"), None, "not a sample"),
+])
+def test_a_failing_remote_is_one_line_then_a_finding(options, token, problem):
+    with fake_remote(LEAK, *options) as url:
+        if problem is None:  # the discard port: nothing listens on loopback there
+            url, problem = "http://127.0.0.1:9", "refused"
+        remote = Remote(parse_remote(f"server={url}"), token, timeout=3)
+        first = remote.poll(1000.0)
+        second = remote.poll(1001.0)
+    assert first[0] == [] and problem in first[1] and "server" in first[1]
+    assert "\n" not in first[1]
+    assert second == ([], None)  # the same problem again is not said again
+    f = remote.finding()
+    assert (f["id"], f["severity"], f["subject"]) == ("remote_unreachable", "critical",
+                                                      "server")
+    assert f["evidence"] == {"first_seen": 1000.0, "last_seen": 1001.0, "samples": 2}
+    assert problem in f["summary"]
+
+
+def test_a_remote_that_never_answered_fails_its_rules_and_says_why():
+    c = Collector()
+    remote = Remote(parse_remote("server=http://127.0.0.1:9"), timeout=1)
+    remote.poll(5.0)
+    c.remotes = [remote]
+    c.expect("remote:server", "server")
+    c.add("w", "worker", {"time": 1.0, "states": {"CLOSE_WAIT": 0}})
+    assert c.failed_checks([parse_rule("server:CLOSE_WAIT=0")]) == [
+        "CHECK FAILED: server CLOSE_WAIT=0 observed nothing (no sample from server)"]
+    assert c.failed_checks([parse_rule("CLOSE_WAIT=0")]) == []  # worker and total hold
+    assert [f["id"] for f in c.findings()] == ["remote_unreachable"]
+    assert c.findings()[0]["host"] == "server"
+    assert any(line.startswith("server ") for line in c.table_lines())
+
+
+SLOW = """
+import sys, time
+import locust  # noqa: F401  (monkey-patches, as in a Locust process)
+import gevent
+from harness.load.remote import Remote, parse_remote
+
+remote = Remote(parse_remote("slow=" + sys.argv[1]), timeout=3)
+ticks = []
+def tick():
+    while True:
+        ticks.append(time.monotonic())
+        gevent.sleep(0.05)
+ticker = gevent.spawn(tick)
+t0 = time.monotonic()
+samples, line = gevent.spawn(remote.poll, time.time()).get()
+waited = time.monotonic() - t0
+ticker.kill()
+during = [t for t in ticks if t0 < t < t0 + waited]
+print(len(during), round(waited, 1), line)
+"""
+
+
+def test_a_slow_remote_does_not_stall_the_event_loop():
+    """The fake answers after 10 s, the poll gives up after 3 s: meanwhile another greenlet
+    kept running (at every 0.05 s it could), and the poll says it timed out."""
+    with fake_remote(LEAK, "--delay", "10") as url:
+        done = subprocess.run([sys.executable, "-c", SLOW, url], capture_output=True,
+                              text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    ticks, waited, line = done.stdout.split(" ", 2)
+    assert float(waited) >= 2.5 and "timed out" in line
+    assert int(ticks) >= 10, done.stdout  # a blocked loop would tick once, or never
+
+
+def _rows(path) -> list[dict]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_a_local_run_with_a_remote_checks_it_by_name(tmp_path):
+    """short_tcp with a fake exporter as host ``server`` (its CLOSE_WAIT held): exit 3, the
+    CHECK FAILED line names server, the CSV has its rows and total rows, the table a row
+    for each host and the total."""
+    (tmp_path / "token").write_text("s3cret\n")
+    with fake_remote(LEAK, "--token", "s3cret") as url:
+        proc = start_locust("short_tcp.py", "--headless", "-u", "2", "-r", "2", "-t", "5s",
+                            "--socklife-remote", f"server={url}",
+                            "--socklife-remote-token-file", str(tmp_path / "token"),
+                            "--socklife-max", "server:CLOSE_WAIT=0",
+                            "--socklife-interval", "0.5",
+                            "--csv", str(tmp_path / "run"), cwd=tmp_path)
+        code, out = finish(proc, timeout=90)
+    assert code == 3, out
+    assert "CHECK FAILED: server CLOSE_WAIT=0 observed 20" in out
+    assert "remote server" not in out  # no problem to tell
+    rows = _rows(tmp_path / "run_tcp.csv")
+    hosts = {r["host"] for r in rows}
+    assert "server" in hosts and "total" in hosts and len(hosts) == 3, hosts
+    server = [r for r in rows if r["host"] == "server"]
+    assert len(server) >= 4 and all(r["CLOSE_WAIT"] == "20" for r in server)
+    table = out[out.index("socklife: peaks per host; total"):]
+    assert any(line.split()[:1] == ["server"] for line in table.splitlines())
+    assert any(line.split()[:1] == ["total"] for line in table.splitlines())
+
+
+def test_a_remote_without_the_token_is_one_line_and_a_finding(tmp_path):
+    with fake_remote(LEAK, "--token", "s3cret") as url:
+        proc = start_locust("short_tcp.py", "--headless", "-u", "1", "-r", "1", "-t", "4s",
+                            "--socklife-remote", f"server={url}",
+                            "--socklife-max", "server:CLOSE_WAIT=0", cwd=tmp_path)
+        code, out = finish(proc, timeout=90)
+    said = [line for line in out.splitlines() if "remote server" in line]
+    assert len(said) == 1 and "HTTP 401 unauthorized" in said[0], out
+    assert "Traceback" not in out
+    assert "remote_unreachable" in out and code == 3
+    assert "CHECK FAILED: server CLOSE_WAIT=0 observed nothing (no sample from server)" in out
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--socklife-remote", "server"), "expected NAME=URL"),
+    (("--socklife-remote", "server=gopher://h:1"), "unknown scheme 'gopher'"),
+    (("--socklife-remote", "s=http://127.0.0.1:9", "--socklife-remote",
+      "s=http://127.0.0.1:8"), "the name 's' is given twice"),
+    (("--socklife-remote", "s=http://127.0.0.1:9", "--socklife-remote-token-file",
+      "/nonexistent/token"), "cannot read the token file"),
+    (("--socklife-remote-token-file", os.devnull), "without --socklife-remote"),
+    (("--socklife-max", ":CLOSE_WAIT=0"), "empty host"),
+])
+def test_bad_remote_arguments_end_the_run_before_it_starts(tmp_path, args, message):
+    proc = start_locust("short_tcp.py", "--headless", "-u", "1", "-t", "30s", *args,
+                        cwd=tmp_path)
+    code, out = finish(proc, timeout=60)
+    assert code == 2 and message in out and "Traceback" not in out, out
