@@ -220,8 +220,8 @@ class Remote:
                       f"failed {self.failures} of {self.polls} polls")
                    + f": {why}." + (" Its rules could not be judged." if never else ""))
         fix = ("Check that `socklife exporter` runs there and listens on that address "
-               "(it binds 127.0.0.1 unless told otherwise), that its --token-file holds "
-               "the token of --socklife-remote-token-file, and that nothing between "
+               "(its --listen: 127.0.0.1 unless told otherwise), that its --token-file "
+               "holds the token of --socklife-remote-token-file, and that nothing between "
                "blocks the port.")
         evidence = {"first_seen": self.first_failure, "last_seen": self.last_failure,
                     "samples": self.failures}

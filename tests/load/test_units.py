@@ -164,3 +164,57 @@ def test_the_tab_puts_the_findings_on_top():
     assert rows[0]["finding"] == "accept_queue_overflow 127.0.0.1:7000"
     assert " Fix: Accept faster" in rows[0]["what"] and rows[0]["samples"] == ""
     assert rows[1]["host"] == "host-a" and rows[1]["samples"] == 2 and rows[1]["severity"] == ""
+
+
+def test_every_csv_column_is_documented_with_its_unit():
+    """docs/ci.md's table of <prefix>_tcp.csv: a row for each column (the states share
+    one), with the unit and the total's rule of harness.load.rows."""
+    from paths import ROOT
+
+    from harness.load.rows import COLUMNS as DECLARED
+
+    doc = (ROOT / "docs" / "ci.md").read_text()
+    table = doc[doc.index("### `<prefix>_tcp.csv`"):]
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:4]]
+            for line in table.splitlines() if line.startswith("| `")}
+    states = "`ESTABLISHED` ... `CLOSING` (the eleven states)"
+    for column, unit, how, _meaning in DECLARED:
+        name = states if column in STATES else f"`{column}`"
+        assert name in rows, name
+        assert rows[name][0] == (unit or "-"), name
+        assert (rows[name][1] == "-") == (how == ""), name
+
+
+def test_totals_sum_counts_and_take_the_worst_fill():
+    from harness.load.rows import total_row
+
+    c = Collector()
+    full = {"local": "127.0.0.1:7000", "accept_queue": 6, "backlog": 5}
+    c.add("a", "a", {**sample(1.0, TIME_WAIT=10, listen_overflows=5), "listeners": [full]})
+    c.add("b", "b", sample(1.5, TIME_WAIT=4, listen_overflows=100))
+    c.add("b", "b", sample(2.5, TIME_WAIT=6, listen_overflows=103))
+    *hosts, total = c.rows(9.0)
+    assert [r["host"] for r in hosts] == ["a", "b"] and total["host"] == "total"
+    assert total["TIME_WAIT"] == 16 and total["listeners"] == 2
+    assert total["listen_overflows"] == 3 and total["listen_overflows_total"] == 108
+    assert (total["accept_queue"], total["backlog"], total["accept_queue_fill"]) == (6, 5, 1.0)
+    assert total["ephemeral_headroom"] == 60 and total["ephemeral_fraction_max"] == 0.4
+    assert total["time"] == 9.0 and total_row([], 1.0)["TIME_WAIT"] == ""
+    # the total's peak is that of the sum as the samples came: 10 + 4, then 10 + 6
+    assert c.total_summary()["peaks"]["TIME_WAIT"] == 16
+    assert c.summary()["peaks"]["TIME_WAIT"] == 10  # the record's: the worst host
+
+
+def test_history_is_per_host_on_its_own_clock_and_bounded():
+    from harness.load.history import History, total
+
+    a, b = History(limit=100), History(limit=100)
+    for t in range(1000):
+        a.add(1000.0 + t, {"TIME_WAIT": t})
+    b.add(1500.0, {"TIME_WAIT": 7})
+    assert 50 <= len(a.points) <= 100
+    assert a.points[0][0] == 1000.0 and a.points[-1][0] == 1999.0  # the whole run
+    summed = total([a, b], limit=100)
+    assert len(summed) <= 100 and summed[-1] == (1999.0, summed[-1][1])
+    tw = STATES.index("TIME_WAIT")
+    assert summed[-1][1][tw] == 999 + 7 and summed[0][1][tw] == 0
