@@ -5,7 +5,9 @@ the UI polls every 2 s while a test runs (``extended_stats``). The run's finding
 first, one row each (host, severity, finding, what was seen and the fix), computed
 afresh at every poll from each host's evidence; then one row per host with its latest
 sample's figures, and the total (harness.load.rows: counts summed, the worst host's
-fullest queue and headroom). An accept queue that is full reads ``full``.
+fullest queue and headroom). An accept queue that is full reads ``full`` (or
+``overflowing``: connections dropped since the sample before; ``was full``: full at an
+earlier sample) and is marked red (amber for ``was full``).
 
 Above the table, in the tab itself, a chart of the states over time: a small script
 (``/socklife/tab.js``, added to Locust's page) draws one host's history, or the total,
@@ -56,12 +58,24 @@ def table_rows(collector: Collector) -> list[dict]:
     return finding_rows(collector) + host_rows(collector)
 
 
-def queue_cell(row: dict) -> str:
-    """``3/6`` (waiting / the queue's room, backlog + 1), ``6/6 full`` when full."""
+def queue_flag(samples: list[dict]) -> str:
+    """`` full`` when a listener of these samples is full now (its queue past its
+    backlog), `` overflowing`` when its namespace's ListenOverflows rose since the
+    sample before (the kernel dropped connections at a full queue in between), ``
+    was full`` when one was full at an earlier sample."""
+    rows = [row for s in samples for row in s.get("listeners") or ()]
+    if any(row["accept_queue"] > row["backlog"] for row in rows):
+        return " full"
+    if any((row.get("overflows_per_s") or 0) > 0 for row in rows):
+        return " overflowing"
+    return " was full" if any(row.get("ever_full") for row in rows) else ""
+
+
+def queue_cell(row: dict, flag: str) -> str:
+    """``3/6`` (waiting / the queue's room, backlog + 1), and the flag (queue_flag)."""
     if row["accept_queue"] == "":
         return ""
-    room = row["backlog"] + 1
-    return f"{row['accept_queue']}/{room}" + (" full" if row["accept_queue"] >= room else "")
+    return f"{row['accept_queue']}/{row['backlog'] + 1}{flag}"
 
 
 def host_rows(collector: Collector) -> list[dict]:
@@ -75,7 +89,9 @@ def host_rows(collector: Collector) -> list[dict]:
             **BLANK, "host": row["host"],
             "samples": run.samples if run else sum(r.samples for r in runs),
             **{name.lower(): row[name] for name in SHOWN},
-            "accept_queue": queue_cell(row), "leaks": row["leaks"],
+            "accept_queue": queue_cell(row, queue_flag([run.latest] if run else
+                                                       [r.latest for r in runs])),
+            "leaks": row["leaks"],
             "headroom": row["ephemeral_headroom"],
         })
     return out

@@ -114,11 +114,14 @@
     for (const tr of table.querySelectorAll("tbody tr")) {
       const td = tr.children[col];
       if (!td) continue;
-      const full = td.textContent.trim().endsWith("full");
+      const text = td.textContent.trim();
+      const was = text.endsWith("was full");
+      const full = !was && (text.endsWith("full") || text.endsWith("overflowing"));
       td.classList.toggle("socklife-full", full);
+      td.classList.toggle("socklife-was-full", was);
       td.style.color = full ? "#fff" : "";
-      td.style.background = full ? "#dc2626" : "";
-      td.style.fontWeight = full ? "700" : "";
+      td.style.background = full ? "#dc2626" : was ? "#fde68a" : "";
+      td.style.fontWeight = full || was ? "700" : "";
     }
   }
 
@@ -131,7 +134,7 @@
     draw();
   }
 
-  setInterval(() => { if (inTab()) { panel(); markFullQueues(); } }, 500);
+  setInterval(() => { if (inTab()) { draw(); markFullQueues(); } }, 500);
   setInterval(fetchSeries, 2000);
   fetchSeries();
 })();
