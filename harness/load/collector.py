@@ -18,7 +18,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass, field
 
-from harness.load.history import History, total
+from harness.load.history import History
 from harness.load.rows import host_row, total_row
 from harness.observe.findings import at_least, ordered, over_hosts
 from harness.observe.summary import RunSummary, combine
@@ -59,6 +59,7 @@ class Collector:
     def __init__(self):
         self.hosts: dict[str, HostRun] = {}
         self.peaks = TotalPeaks()
+        self.total_history = History()
         self.remotes: list = []  # harness.load.remote.Remote, for their findings
         self.eaddrnotavail = 0
 
@@ -72,6 +73,9 @@ class Collector:
             run = self.hosts[key] = HostRun(label)
         run.add(sample)
         self.peaks.add(key, sample["states"])
+        last = self.total_history.last_time
+        t = sample["time"] if last is None else max(last, sample["time"])
+        self.total_history.add(t, self.peaks.latest())
 
     def first_counters(self, key: str) -> dict | None:
         """The counters of a host's first sample (None before it)."""
@@ -92,12 +96,12 @@ class Collector:
         rows = [h.row() for h in self.sampled]
         return [*rows, total_row(rows, now, load)] if rows else []
 
-    def series(self) -> dict:
-        """The chart's data: each host's history and their total, ``[time, [count per
-        state]]`` points (harness.load.history)."""
-        hosts = self.sampled
-        return {"hosts": {h.label: h.history.points for h in hosts},
-                "total": total([h.history for h in hosts])}
+    def points(self, host: str) -> list:
+        """The chart's ``[time, [count per state]]`` points of a host (by its label) or
+        of the total (harness.load.history); none for a host it does not know."""
+        if host == TOTAL:
+            return self.total_history.points
+        return next((h.history.points for h in self.sampled if h.label == host), [])
 
     # -- the end of a run -----------------------------------------------------------
     def host_summaries(self) -> dict[str, dict | None]:

@@ -99,10 +99,8 @@ def host_rows(collector: Collector) -> list[dict]:
 
 def series(collector: Collector, host: str) -> dict:
     """The chart's data for one host (or the total): ``[time, [count per state]]``."""
-    data = collector.series()
-    points = data["total"] if host == TOTAL else data["hosts"].get(host, [])
-    return {"states": list(STATES), "hosts": [TOTAL, *data["hosts"]], "host": host,
-            "points": points}
+    return {"states": list(STATES), "hosts": [TOTAL, *(h.label for h in collector.sampled)],
+            "host": host, "points": collector.points(host)}
 
 
 def csv_text(rows: list[dict]) -> str:
