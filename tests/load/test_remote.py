@@ -9,9 +9,10 @@ import os
 import subprocess
 import sys
 import time
+from contextlib import ExitStack
 
 import pytest
-from load_util import finish, start_locust
+from load_util import finish, host_table, start_locust
 from remote_util import LEAK, fake_remote
 
 from harness.load.collector import Collector
@@ -214,3 +215,36 @@ def test_bad_remote_arguments_end_the_run_before_it_starts(tmp_path, args, messa
                         cwd=tmp_path)
     code, out = finish(proc, timeout=60)
     assert code == 2 and message in out and "Traceback" not in out, out
+
+
+def test_ten_remotes_stay_correct_per_host_and_in_total(tmp_path):
+    """A simulated 10-host run (ten fake exporters, each CLOSE_WAIT 20): every remote has
+    its rows, its line in the table and its CHECK FAILED line; the total sums them."""
+    with ExitStack() as stack:
+        urls = [stack.enter_context(fake_remote(LEAK)) for _ in range(10)]
+        remotes = [a for i, url in enumerate(urls) for a in ("--socklife-remote", f"s{i}={url}")]
+        proc = start_locust("short_tcp.py", "--headless", "-u", "1", "-r", "1", "-t", "6s",
+                            "--socklife-interval", "0.5", "--csv", str(tmp_path / "ten"),
+                            "--socklife-max", "CLOSE_WAIT=10", *remotes, cwd=tmp_path)
+        code, out = finish(proc, timeout=120)
+    assert code == 3, out
+    names = [f"s{i}" for i in range(10)]
+    failed = [line for line in out.splitlines() if line.startswith("CHECK FAILED")]
+    assert failed == [f"CHECK FAILED: {n} CLOSE_WAIT=10 observed 20" for n in names] + [
+        f"CHECK FAILED: total CLOSE_WAIT=10 observed {200 + _own_close_wait(out, names)}"]
+    table = host_table(out)
+    assert set(names) <= set(table) and "total" in table and len(table) == 12
+    assert int(table["total"][0]) == sum(int(row[0]) for h, row in table.items()
+                                         if h != "total")
+    rows = _rows(tmp_path / "ten_tcp.csv")
+    for n in names:
+        own = [r for r in rows if r["host"] == n]
+        assert len(own) >= 6 and {r["CLOSE_WAIT"] for r in own} == {"20"}, n
+    assert max(int(r["CLOSE_WAIT"]) for r in rows if r["host"] == "total") >= 200
+
+
+def _own_close_wait(out: str, remotes: list[str]) -> int:
+    """The local host's settled CLOSE_WAIT peak, from the table."""
+    table = host_table(out)
+    (local,) = [h for h in table if h not in remotes and h != "total"]
+    return int(table[local][4])
