@@ -12,7 +12,7 @@ import time
 from contextlib import ExitStack
 
 import pytest
-from load_util import finish, host_table, start_locust
+from load_util import finish, free_port, host_table, start_locust
 from remote_util import LEAK, fake_remote
 
 from harness.load.collector import Collector
@@ -171,7 +171,7 @@ def test_a_local_run_with_a_remote_checks_it_by_name(tmp_path):
                             "--socklife-remote", f"server={url}",
                             "--socklife-remote-token-file", str(tmp_path / "token"),
                             "--socklife-max", "server:CLOSE_WAIT=0",
-                            "--socklife-interval", "0.5",
+                            "--socklife-interval", "0.5", "--socklife-record", "run.jsonl",
                             "--csv", str(tmp_path / "run"), cwd=tmp_path)
         code, out = finish(proc, timeout=90)
     assert code == 3, out
@@ -182,22 +182,53 @@ def test_a_local_run_with_a_remote_checks_it_by_name(tmp_path):
     assert "server" in hosts and "total" in hosts and len(hosts) == 3, hosts
     server = [r for r in rows if r["host"] == "server"]
     assert len(server) >= 4 and all(r["CLOSE_WAIT"] == "20" for r in server)
-    table = out[out.index("socklife: peaks per host; total"):]
-    assert any(line.split()[:1] == ["server"] for line in table.splitlines())
-    assert any(line.split()[:1] == ["total"] for line in table.splitlines())
+    table = host_table(out)
+    assert table["server"][4] == "20" and "total" in table  # CLOSE_WAIT held
+    # the recording judged afterwards: the same rule, the same host
+    done = subprocess.run([sys.executable, "-m", "harness", "check", "run.jsonl", "--max",
+                           "server:CLOSE_WAIT=0"], cwd=tmp_path, capture_output=True,
+                          text=True)
+    assert done.returncode == 1, done.stdout + done.stderr
+    verdict = [line.split() for line in done.stdout.splitlines() if "CLOSE_WAIT" in line][-1]
+    assert verdict[:2] == ["server", "CLOSE_WAIT"] and verdict[-1] == "FAIL"
 
 
 def test_a_remote_without_the_token_is_one_line_and_a_finding(tmp_path):
     with fake_remote(LEAK, "--token", "s3cret") as url:
         proc = start_locust("short_tcp.py", "--headless", "-u", "1", "-r", "1", "-t", "4s",
-                            "--socklife-remote", f"server={url}",
-                            "--socklife-max", "server:CLOSE_WAIT=0", cwd=tmp_path)
+                            "--socklife-remote", f"server={url}", "--socklife-record",
+                            "run.jsonl", "--socklife-max", "server:CLOSE_WAIT=0",
+                            cwd=tmp_path)
         code, out = finish(proc, timeout=90)
     said = [line for line in out.splitlines() if "remote server" in line]
     assert len(said) == 1 and "HTTP 401 unauthorized" in said[0], out
     assert "Traceback" not in out
     assert "remote_unreachable" in out and code == 3
     assert "CHECK FAILED: server CLOSE_WAIT=0 observed nothing (no sample from server)" in out
+    # the recording keeps the finding for `socklife check`
+    done = subprocess.run([sys.executable, "-m", "harness", "check", "run.jsonl",
+                           "--fail-on", "critical"], cwd=tmp_path, capture_output=True,
+                          text=True)
+    assert done.returncode == 1 and "remote_unreachable" in done.stdout, done.stdout
+
+
+def test_the_master_polls_the_remotes_in_a_distributed_run(tmp_path):
+    """With a master and a worker, the master polls (the worker does not), and server is
+    one more host in the master's CSV and checks."""
+    port = free_port()
+    with fake_remote(LEAK) as url:
+        master = start_locust("short_tcp.py", "--headless", "-u", "2", "-r", "2", "-t", "6s",
+                              "--master", "--master-bind-host", "127.0.0.1",
+                              "--master-bind-port", str(port), "--expect-workers", "1",
+                              "--socklife-remote", f"server={url}", "--socklife-max",
+                              "server:CLOSE_WAIT=0", "--csv", "dist", cwd=tmp_path)
+        worker = start_locust("short_tcp.py", "--worker", "--master-host", "127.0.0.1",
+                              "--master-port", str(port), cwd=tmp_path)
+        code, out = finish(master, timeout=90)
+        finish(worker, timeout=30)
+    assert code == 3 and "CHECK FAILED: server CLOSE_WAIT=0 observed 20" in out, out
+    hosts = {r["host"] for r in _rows(tmp_path / "dist_tcp.csv")}
+    assert "server" in hosts and "total" in hosts and len(hosts) == 3, hosts
 
 
 @pytest.mark.parametrize("args, message", [
