@@ -10,13 +10,14 @@ It publishes one of the fixture's samples (cycling) every ``--interval`` seconds
 ``time`` the moment of publication, keeping the last 600. ``--token``: 401 without
 ``Authorization: Bearer T``. ``--delay``: sleep that long before answering (a slow
 remote). ``--mode``: garbage (not JSON), schema2 (another contract version), wrong (a
-JSON object that is no sample).
+JSON object that is no sample). ``--tls CERT KEY``: HTTPS.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import ssl
 import sys
 import threading
 import time
@@ -87,6 +88,8 @@ def main(argv=None) -> int:
     ap.add_argument("--delay", type=float, default=0.0)
     ap.add_argument("--interval", type=float, default=0.5)
     ap.add_argument("--mode", default="ok", choices=("ok", "garbage", "schema2", "wrong"))
+    ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"), default=None,
+                    help="serve HTTPS with this certificate and key")
     args = ap.parse_args(argv)
     with open(args.fixture, encoding="utf-8") as f:
         samples = [d for d in map(json.loads, f) if "states" in d]
@@ -94,6 +97,10 @@ def main(argv=None) -> int:
     server = ThreadingHTTPServer(("127.0.0.1", 0),
                                  handler(ring, args.token, args.delay, args.mode))
     server.daemon_threads = True
+    if args.tls:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(*args.tls)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
     print(server.server_address[1], flush=True)
     server.serve_forever()  # until killed
     return 0

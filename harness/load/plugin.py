@@ -355,9 +355,10 @@ def check_remotes(settings: Settings) -> None:
 
         try:
             ssl.create_default_context(cafile=settings.ca_file)
-        except (OSError, ssl.SSLError) as exc:
+        except (OSError, ssl.SSLError) as exc:  # SSLError: OpenSSL's words, less its source
+            why = (exc.strerror or str(exc)).split(" (_ssl.c:")[0]
             raise UsageProblem(f"--socklife-remote-ca-file: cannot use {settings.ca_file}: "
-                               f"{getattr(exc, 'strerror', None) or exc}") from None
+                               f"{why}") from None
 
 
 def check_options(options) -> None:

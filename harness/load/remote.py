@@ -15,7 +15,9 @@ works; the run's ``remote_unreachable`` finding counts the failed polls.
 
 The client is the standard library's: in a Locust process its sockets (and DNS, and
 TLS) are gevent's (Locust monkey-patches at import), so a poll waits cooperatively and a
-slow remote never stalls the event loop; every request has a timeout.
+slow remote never stalls the event loop; every connect and read has a timeout, answers
+are read up to 64 MiB, and no ``*_proxy`` variable is followed (the remotes are the
+load's own hosts).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from harness.schema.version import SCHEMA
 SAMPLE_PATH = "/api/v1/sample"
 SAMPLES_PATH = "/api/v1/samples"
 SCHEMES = ("http", "https")
+MAX_ANSWER = 64 << 20  # bytes: the exporter's ring holds at most 64 MiB of samples
 
 
 class RemoteError(Exception):
@@ -145,7 +148,7 @@ class Remote:
     last_failure: float | None = None
     problem: str | None = None  # why the latest poll failed (None: it worked)
     first_problem: str | None = None
-    _context: ssl.SSLContext | None = field(default=None, repr=False)
+    _opener: urllib.request.OpenerDirector | None = field(default=None, repr=False)
 
     @property
     def name(self) -> str:
@@ -156,16 +159,21 @@ class Remote:
                                          headers={"Accept": "application/json"})
         if self.token:
             request.add_header("Authorization", f"Bearer {self.token}")
-        if self.spec.url.startswith("https:") and self._context is None:
-            self._context = ssl.create_default_context(cafile=self.cafile)
+        if self._opener is None:  # straight to the host: no *_proxy from the environment
+            handlers = [urllib.request.ProxyHandler({})]
+            if self.spec.url.startswith("https:"):
+                context = ssl.create_default_context(cafile=self.cafile)
+                handlers.append(urllib.request.HTTPSHandler(context=context))
+            self._opener = urllib.request.build_opener(*handlers)
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout,
-                                        context=self._context) as answer:
-                body = answer.read()
+            with self._opener.open(request, timeout=self.timeout) as answer:
+                body = answer.read(MAX_ANSWER + 1)
         except (OSError, ValueError, ssl.SSLError) as exc:  # URLError, HTTPError: OSError
             raise RemoteError(_reason(exc)) from None
         except http.client.HTTPException as exc:  # a broken answer
             raise RemoteError(f"bad HTTP answer: {type(exc).__name__}") from None
+        if len(body) > MAX_ANSWER:
+            raise RemoteError(f"an answer over {MAX_ANSWER >> 20} MiB")
         try:
             return json.loads(body)
         except (ValueError, RecursionError):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -80,6 +81,22 @@ def test_polls_get_each_sample_once_oldest_first_with_the_token(tmp_path):
     assert len(got) >= 6 and times == sorted(set(times))  # none twice, none out of order
     assert remote.failures == 0 and remote.finding() is None
     assert got[0]["states"]["CLOSE_WAIT"] == 20
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
+def test_https_remotes_are_checked_against_the_ca_file(tmp_path):
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    with fake_remote(LEAK, "--tls", str(cert), str(key)) as url:
+        url = url.replace("http:", "https:")
+        trusted = Remote(parse_remote(f"server={url}"), timeout=5, cafile=str(cert))
+        samples, line = trusted.poll(1.0)
+        untrusted = Remote(parse_remote(f"server={url}"), timeout=5)
+        nothing, said = untrusted.poll(1.0)
+    assert len(samples) == 1 and line is None
+    assert nothing == [] and "TLS: CERTIFICATE_VERIFY_FAILED" in said, said
 
 
 @pytest.mark.parametrize("options, token, problem", [
@@ -239,6 +256,9 @@ def test_the_master_polls_the_remotes_in_a_distributed_run(tmp_path):
     (("--socklife-remote", "s=http://127.0.0.1:9", "--socklife-remote-token-file",
       "/nonexistent/token"), "cannot read the token file"),
     (("--socklife-remote-token-file", os.devnull), "without --socklife-remote"),
+    (("--socklife-remote", "s=https://127.0.0.1:9", "--socklife-remote-ca-file",
+      os.devnull), "--socklife-remote-ca-file: cannot use /dev/null: [X509: "
+                   "NO_CERTIFICATE_OR_CRL_FOUND] no certificate or crl found\n"),
     (("--socklife-max", ":CLOSE_WAIT=0"), "empty host"),
 ])
 def test_bad_remote_arguments_end_the_run_before_it_starts(tmp_path, args, message):
