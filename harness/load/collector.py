@@ -87,10 +87,6 @@ class Collector:
         """The hosts that sent at least one sample."""
         return [h for h in self.hosts.values() if h.latest is not None]
 
-    def total_states(self) -> dict[str, int]:
-        """Each host's latest sample, summed: no host counted twice."""
-        return self.peaks.latest()
-
     def rows(self, now: float, load: dict | None = None) -> list[dict]:
         """Each host's latest figures, then their total (harness.load.rows)."""
         rows = [h.row() for h in self.sampled]

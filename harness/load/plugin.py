@@ -32,7 +32,7 @@ from harness.load.arguments import Settings, add_arguments, port_of_host
 from harness.load.collector import Collector
 from harness.load.csv_sink import TcpCsv
 from harness.load.hostkey import HostLock, host_label
-from harness.load.remote import Remote, read_token
+from harness.load.remote import Remote, check_remotes, read_token
 from harness.load.rows import host_row
 from harness.load.source import SampleProcess
 from harness.sinks.jsonl import JsonlWriter
@@ -335,32 +335,6 @@ def _locust_files(options) -> dict[str, str | None]:
     return files
 
 
-def check_remotes(settings: Settings) -> None:
-    """Two remotes of one name, an unreadable token or CA file: UsageProblem."""
-    names = [r.name for r in settings.remotes]
-    for name in names:
-        if names.count(name) > 1:
-            raise UsageProblem(f"--socklife-remote: the name {name!r} is given twice")
-    for option, path in (("--socklife-remote-token-file", settings.token_file),
-                         ("--socklife-remote-ca-file", settings.ca_file)):
-        if path and not settings.remotes:
-            raise UsageProblem(f"{option} without --socklife-remote")
-    if settings.token_file:
-        try:
-            read_token(settings.token_file)
-        except ValueError as exc:
-            raise UsageProblem(f"--socklife-remote-token-file: {exc}") from None
-    if settings.ca_file:
-        import ssl
-
-        try:
-            ssl.create_default_context(cafile=settings.ca_file)
-        except (OSError, ssl.SSLError) as exc:  # SSLError: OpenSSL's words, less its source
-            why = (exc.strerror or str(exc)).split(" (_ssl.c:")[0]
-            raise UsageProblem(f"--socklife-remote-ca-file: cannot use {settings.ca_file}: "
-                               f"{why}") from None
-
-
 def check_options(options) -> None:
     """Bad ``--socklife-*`` values end the run at start: one line, exit code 2."""
     settings = Settings.from_options(options)
@@ -369,7 +343,7 @@ def check_options(options) -> None:
             raise UsageProblem(f"--socklife-port: at most {MAX_FILTER_PORTS} different ports "
                                f"(the kernel filter's limit), got {len(set(settings.ports))}")
         check_can_enter(settings.netns)
-        check_remotes(settings)
+        check_remotes(settings.remotes, settings.token_file, settings.ca_file)
         csv = f"{settings.csv_prefix}_tcp.csv" if settings.csv_prefix else None
         record = getattr(options, "socklife_record", None)  # "" is refused, not ignored
         check_outputs({"--socklife-record": record, "--csv": csv},

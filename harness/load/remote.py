@@ -30,6 +30,7 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 
+from harness.errors import UsageProblem
 from harness.observe.findings import finding
 from harness.observe.thresholds import TOTAL
 from harness.schema.validate import ContractError, check_line
@@ -98,6 +99,31 @@ def read_token(path: str) -> str:
     if not token:
         raise ValueError(f"the token file {path} is empty")
     return token
+
+
+def check_remotes(specs, token_file: str | None, ca_file: str | None) -> None:
+    """Two remotes of one name, a token or CA file without remotes, or that cannot be
+    used: UsageProblem, one line, before the run starts."""
+    names = [spec.name for spec in specs]
+    for name in names:
+        if names.count(name) > 1:
+            raise UsageProblem(f"--socklife-remote: the name {name!r} is given twice")
+    for option, path in (("--socklife-remote-token-file", token_file),
+                         ("--socklife-remote-ca-file", ca_file)):
+        if path and not specs:
+            raise UsageProblem(f"{option} without --socklife-remote")
+    if token_file:
+        try:
+            read_token(token_file)
+        except ValueError as exc:
+            raise UsageProblem(f"--socklife-remote-token-file: {exc}") from None
+    if ca_file:
+        try:
+            ssl.create_default_context(cafile=ca_file)
+        except (OSError, ssl.SSLError) as exc:  # SSLError: OpenSSL's words, less its source
+            why = (exc.strerror or str(exc)).split(" (_ssl.c:")[0]
+            raise UsageProblem(f"--socklife-remote-ca-file: cannot use {ca_file}: "
+                               f"{why}") from None
 
 
 def _reason(exc: BaseException) -> str:

@@ -55,7 +55,7 @@ def test_total_counts_each_host_once_whatever_the_number_of_samples():
     c.add("a", "a", sample(1.0, TIME_WAIT=10))
     c.add("a", "a", sample(2.0, TIME_WAIT=30))  # a's latest replaces its earlier one
     c.add("b", "b", sample(2.1, TIME_WAIT=5))
-    assert c.total_states()["TIME_WAIT"] == 35
+    assert c.rows(3.0)[-1]["TIME_WAIT"] == 35 and c.peaks.latest()["TIME_WAIT"] == 35
     summary = c.summary()
     assert summary["samples"] == 3 and summary["hosts"] == {"a": 2, "b": 1}
     assert summary["peaks"]["TIME_WAIT"] == 30
