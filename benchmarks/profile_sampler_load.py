@@ -26,7 +26,7 @@ import time
 
 PARTS = [  # (module, owner attribute or None, function name, label)
     ("harness.observe.sampler", "Sampler", "sample", "whole sample"),
-    ("harness.observe.sampler", "Sampler", "_open_sockets", "open sockets: walk + decode"),
+    ("harness.observe.sampler", "Sampler", "_open_sockets", "open sockets: walks + grouping"),
     ("harness.observe.sampler", "Sampler", "_time_wait_count", "port's TIME_WAIT count"),
     ("harness.observe.sampler", "Sampler", "_time_wait", "TIME_WAIT details (1 s)"),
     ("harness.observe.leaks", "OwnerCache", "resolve", "socket owners"),

@@ -1,5 +1,6 @@
-"""Running `socklife exporter` in a child process for live tests, reading its page, and a
-real Prometheus (Debian's package) that scrapes it."""
+"""Running `socklife exporter` in a child process for live tests, reading its pages (with
+a bearer token, over TLS), a self-signed certificate for it, and a real Prometheus
+(Debian's package) that scrapes it."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from pathlib import Path
 
 from sockets_util import listener, pair, wait_for
 
+from harness.kernel.netns import entered
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -25,22 +28,36 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def get(url: str) -> str:
-    with urllib.request.urlopen(url, timeout=5) as r:
+def get(url: str, token: str | None = None, context=None, timeout: float = 5) -> str:
+    """The body of ``url`` (``token``: sent as a bearer token; ``context``: an
+    ssl.SSLContext for https)."""
+    headers = {} if token is None else {"Authorization": f"Bearer {token}"}
+    request = urllib.request.Request(url, headers=headers)
+    with urllib.request.urlopen(request, timeout=timeout, context=context) as r:
         return r.read().decode()
 
 
+def get_json(url: str, **kw):
+    return json.loads(get(url, **kw))
+
+
 @contextmanager
-def exporter(*args):
-    """`socklife exporter --interval 0.2 ARGS` on a free loopback port; yields the port."""
+def exporter(*args, token: str | None = None, context=None, listen: str = "127.0.0.1",
+             inside: str | None = None):
+    """`socklife exporter --interval 0.2 ARGS` on a free port of ``listen``, run in
+    namespace ``inside`` (root) if given; yields the port once /metrics answers on
+    127.0.0.1 (with ``token``; over TLS with ``context``)."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "harness", "exporter", "--listen",
-                             f"127.0.0.1:{port}", "--interval", "0.2", *args],
+    ns = [] if inside is None else ["ip", "netns", "exec", inside]
+    proc = subprocess.Popen([*ns, sys.executable, "-m", "harness", "exporter", "--listen",
+                             f"{listen}:{port}", "--interval", "0.2", *args],
                             stderr=subprocess.PIPE, text=True)
+    scheme = "http" if context is None else "https"
     try:
         def up():
             try:
-                return get(f"http://127.0.0.1:{port}/metrics")
+                with entered(inside):
+                    return get(f"{scheme}://127.0.0.1:{port}/metrics", token, context)
             except OSError:
                 return None
         assert wait_for(up, timeout=10), proc.stderr.read() if proc.poll() is not None else ""
@@ -50,18 +67,46 @@ def exporter(*args):
         proc.wait(10)
 
 
+OPENSSL = shutil.which("openssl")
+
+
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    """(cert.pem, key.pem) for 127.0.0.1 made by the openssl CLI in ``folder``."""
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run([OPENSSL, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True,
+                   capture_output=True)
+    return cert, key
+
+
+def client_context(cert: Path):
+    """An ssl.SSLContext that trusts ``cert`` alone (and checks the host name)."""
+    import ssl
+
+    return ssl.create_default_context(cafile=str(cert))
+
+
+def token_file(folder: Path, token: str = "t0ken-for-tests", mode: int = 0o600) -> Path:
+    path = folder / "token"
+    path.write_text(token + "\n")
+    path.chmod(mode)
+    return path
+
+
 PROMETHEUS = shutil.which("prometheus")
 
 
 @contextmanager
-def prometheus(target_port: int, scrape_s: float = 1.0):
-    """A Prometheus scraping 127.0.0.1:``target_port`` (job "socklife") every ``scrape_s``,
-    its data in a temporary folder; yields its loopback port, stopped and removed after."""
+def prometheus(target_port: int, scrape_s: float = 1.0, job: str = ""):
+    """A Prometheus scraping 127.0.0.1:``target_port`` (job "socklife", more of its YAML
+    in ``job``) every ``scrape_s``, its data in a temporary folder; yields its loopback
+    port, stopped and removed after."""
     with tempfile.TemporaryDirectory(prefix="sl-prom-") as tmp:
         config = Path(tmp, "prometheus.yml")
         config.write_text(
             f"global: {{scrape_interval: {scrape_s:g}s, evaluation_interval: {scrape_s:g}s}}\n"
-            "scrape_configs:\n  - job_name: socklife\n"
+            "scrape_configs:\n  - job_name: socklife\n" + job +
             f"    static_configs: [{{targets: ['127.0.0.1:{target_port}']}}]\n")
         web = free_port()
         proc = subprocess.Popen([PROMETHEUS, f"--config.file={config}",

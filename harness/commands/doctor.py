@@ -11,6 +11,7 @@ from harness.observe.findings import findings as run_findings
 from harness.observe.loop import Schedule, samples, stop_on_signals
 from harness.observe.sampler import Sampler
 from harness.schema.version import SCHEMA
+from harness.values import FiniteFloat
 from harness.views.findings import finding_lines
 
 INTERVAL_S = 0.5  # a sample every half second: rates and held CLOSE_WAIT within 3 s
@@ -29,7 +30,7 @@ Each finding is one of docs/findings.md: severity, subject, what was seen, the f
 @netns_option
 @click.option("--target", "targets", metavar="HOST:PORT", multiple=True,
               help="A destination to give the sustainable short-connection rate for.")
-@click.option("--duration", type=click.FloatRange(1, 3600), default=3.0, show_default=True,
+@click.option("--duration", type=FiniteFloat(1, 3600), default=3.0, show_default=True,
               metavar="S", help="Seconds to sample (every 0.5 s) before judging.")
 @click.option("--json", "as_json", is_flag=True,
               help='Print {"findings": [...]} (docs/record-format.md, DoctorReport).')

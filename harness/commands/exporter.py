@@ -1,4 +1,5 @@
-"""`socklife exporter`: Prometheus metrics of the sampler over HTTP."""
+"""`socklife exporter`: Prometheus metrics of the sampler over HTTP, and its samples as
+JSON (docs/exporter.md)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from harness.commands.common import (
 )
 from harness.errors import UsageProblem
 from harness.observe.loop import Schedule, samples
+from harness.values import FiniteFloat
 
 EPILOG = """\b
 Examples:
@@ -25,26 +27,39 @@ Examples:
   socklife exporter --listen 127.0.0.1:9500 --port 8080 --top 20
   socklife exporter --netns lab --interval 0.5   # as root
   socklife exporter --leak-threshold 10     # CLOSE_WAIT for 10 s is a leak
+  socklife exporter --listen 0.0.0.0:9464 --token-file token \\
+      --tls-cert cert.pem --tls-key key.pem # other hosts: a token (chmod 600)
+Besides /metrics: /api/v1/sample (the latest sample, a `record` line's
+JSON) and /api/v1/samples?after=T (the samples kept, after Unix time T).
+An address other than loopback needs --token-file (clients send
+"Authorization: Bearer TOKEN") or --allow-unauthenticated.
 """
+KEEP_DEFAULT = 300  # samples: 5 minutes at the default 1 s interval
 
 
 class Latest:
-    """The newest sample, replaced by a sampling thread; read by the collector."""
+    """The newest sample, replaced by a sampling thread; read by the collector. Each
+    sample also goes into ``ring`` (sample_api.SampleRing) for the JSON API."""
 
-    def __init__(self, sampler, interval: float):
+    def __init__(self, sampler, interval: float, ring):
         self.sampler = sampler
         self.schedule = Schedule(interval)
+        self.ring = ring
         self.sample = None
         self.error: BaseException | None = None
 
     def __call__(self):
         return self.sample
 
+    def keep(self, sample) -> None:
+        self.sample = sample
+        self.ring.add(sample)
+
     def run(self, ticks) -> None:
         """Keep ``self.sample`` the newest of ``ticks`` (loop.samples) until stopped."""
         try:
             for sample in ticks:
-                self.sample = sample
+                self.keep(sample)
         except Exception as exc:  # reported by the main thread, which then exits
             self.error = exc
             self.schedule.stop()
@@ -52,7 +67,7 @@ class Latest:
 
 @click.command("exporter", epilog=EPILOG)
 @click.option("--listen", default="127.0.0.1:9464", show_default=True, metavar="HOST:PORT",
-              help="Where to serve /metrics (loopback by default).")
+              help="Where to serve /metrics and /api/v1/ (loopback by default).")
 @netns_option
 @port_option
 @interval_option
@@ -61,33 +76,65 @@ class Latest:
               help="Listeners, destinations and leaking processes exported (fullest, "
                    "busiest, most leaks first; the other processes' leaks as one series).")
 @leak_option
-def command(listen, netns, ports, interval, cpu_budget, top, leak_threshold):
-    """Serve the sampler's readings as Prometheus metrics (socklife_*)."""
+@click.option("--keep", type=click.IntRange(1, 100_000), default=KEEP_DEFAULT,
+              show_default=True, metavar="N",
+              help="Samples kept for /api/v1/samples (the newest N).")
+@click.option("--token-file", metavar="FILE",
+              help="Answer only requests with \"Authorization: Bearer TOKEN\", TOKEN the "
+                   "file's content (every path, /metrics too); not readable by all users.")
+@click.option("--allow-unauthenticated", is_flag=True,
+              help="Serve a non-loopback --listen without a token (samples name "
+                   "processes and pids).")
+@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
+              help="Serve HTTPS with this PEM certificate (chain); needs --tls-key.")
+@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
+              help="The certificate's PEM private key (unencrypted).")
+@click.option("--client-timeout", type=FiniteFloat(0, 3600, min_open=True), default=10.0,
+              show_default=True, metavar="S",
+              help="A client has S seconds to send its request (TLS handshake included) "
+                   "and S for each 64 KiB of the answer, else it is dropped.")
+def command(listen, netns, ports, interval, cpu_budget, top, leak_threshold, keep,
+            token_file, allow_unauthenticated, tls_cert, tls_key, client_timeout):
+    """Serve the sampler's readings as Prometheus metrics (socklife_*) and JSON samples."""
     host, port = parse_hostport(listen)
     try:
-        ipaddress.ip_address(host)
+        loopback = ipaddress.ip_address(host).is_loopback
     except ValueError:
         raise UsageProblem(f"--listen needs an IP address, got {host!r}") from None
+    from harness.sinks.access import access
+
+    token, tls = access(listen, loopback, token_file, allow_unauthenticated, tls_cert,
+                        tls_key)
     check_netns(netns)
-    from prometheus_client import CollectorRegistry, start_http_server
+    from prometheus_client import CollectorRegistry
 
     from harness.observe.sampler import Sampler
-    from harness.sinks.prometheus import SamplerCollector
+    from harness.sinks.http_server import ExporterServer
+    from harness.sinks.prometheus import SamplerCollector, metrics_route
+    from harness.sinks.sample_api import SampleRing
 
     latest = Latest(Sampler(netns=netns, ports=ports, interval=interval,
                             leak_threshold_s=leak_threshold, cpu_budget=cpu_budget / 100,
-                            fold=False), interval)
+                            fold=False), interval, SampleRing(keep))
     ticks = samples(latest.sampler, latest.schedule)
-    latest.sample = next(ticks)  # before serving: every scrape finds a sample
+    latest.keep(next(ticks))  # before serving: every scrape finds a sample
     registry = CollectorRegistry(auto_describe=False)
     registry.register(SamplerCollector(latest, top=top))
+    routes = {"/metrics": metrics_route(registry), "/api/v1/sample": latest.ring.sample,
+              "/api/v1/samples": latest.ring.samples}
     try:
-        server, _thread = start_http_server(port, host, registry=registry)
+        server = ExporterServer((host, port), routes, token=token, tls=tls,
+                                client_timeout=client_timeout)
     except OSError as exc:
         raise UsageProblem(f"cannot listen on {listen}: {exc.strerror}") from None
+    threading.Thread(target=server.serve_forever, daemon=True, name="http").start()
     worker = threading.Thread(target=latest.run, args=(ticks,), daemon=True, name="sampler")
     worker.start()
-    click.echo(f"serving http://{listen}/metrics (Ctrl-C to stop)", err=True)
+    url = f"{'https' if tls else 'http'}://{listen}"
+    who = ("bearer token of " + token_file if token else
+           "no authentication" if not loopback else "loopback only")
+    click.echo(f"serving {url}/metrics, {url}/api/v1/sample, {url}/api/v1/samples "
+               f"({who}; Ctrl-C to stop)", err=True)
     try:
         while worker.is_alive():
             worker.join(0.5)

@@ -468,7 +468,7 @@ def connection_churn(ev: Evidence) -> list[dict]:
         if not d.churn.samples:
             continue
         rate = d.connections_max
-        steady = round(rate * TIME_WAIT_S)
+        steady = round(min(rate * TIME_WAIT_S, 2**63))  # any rate a file holds
         server = [lst for lst in ev.listeners.values()
                   if serves(lst.local, d.remote) and lst.time_wait_max]
         if server and not d.churn_closes:

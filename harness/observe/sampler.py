@@ -37,10 +37,11 @@ from __future__ import annotations
 
 import socket
 import time
-from collections import Counter, deque
+from collections import deque
 
 from harness.kernel import inet_diag as wire
 from harness.kernel.inet_diag import NOT_TIME_WAIT, STATES
+from harness.kernel.open_groups import OpenGroups
 from harness.kernel.reader import NamespaceReader
 from harness.kernel.sockdiag import FAMILIES, ONE_WALK, DumpResult
 from harness.kernel.sockstat import minisockets, time_wait
@@ -56,6 +57,7 @@ from harness.observe.ports import (
 from harness.observe.timewait import TimeWaitGroups, TimeWaitView, time_wait_analysis
 from harness.schema.version import SCHEMA
 
+OPEN_NOT_LISTENING = [s for s in NOT_TIME_WAIT if s != "LISTEN"]
 RATE_WINDOW_S = 10.0  # growth rates compare with the sample about this long ago
 DEFAULT_CPU_BUDGET = 0.05  # of one core, for everything but the exact counts
 OWNER_AFTER_S = 0.5  # a CLOSE_WAIT socket's owner is looked up once it has lasted this long
@@ -68,10 +70,12 @@ COUNTERS = (
 )
 
 
-def state_counts(records) -> dict[str, int]:
-    """records.States of decoded records (every state present)."""
-    counts = Counter(r.state for r in records)
-    return {name: counts.get(name, 0) for name in STATES}
+def state_counts(records, codes) -> dict[str, int]:
+    """records.States: ``codes`` (sockets per TCP_* code, OpenGroups.codes, which counts
+    every state but LISTEN) and the listeners among ``records``."""
+    out = {name: codes[code] for code, name in enumerate(wire.STATE_NAMES) if name in STATES}
+    out["LISTEN"] = sum(1 for r in records if r.state == "LISTEN")
+    return {name: out[name] for name in STATES}
 
 
 class _Meter:
@@ -178,18 +182,22 @@ class Sampler:
         self._tw_mostly_ours = 2 * count > total
         return count
 
-    def _open_sockets(self) -> DumpResult:
-        """Every socket but TIME_WAIT, decoded. The kernel walks its whole established
-        hash for each dump whatever the family (an AF_INET dump costs what one of both
-        families does), so both come from one walk (ONE_WALK)."""
-        out = DumpResult()
+    def _open_sockets(self, port_range) -> tuple[list, OpenGroups, bool]:
+        """(decoded records, groups, consistent) of every socket but TIME_WAIT: the
+        listeners decoded from a LISTEN-only dump (it walks no established hash), then
+        the other states in one walk of both families (ONE_WALK: the kernel walks its
+        whole established hash for a dump whatever the family), ESTABLISHED sockets
+        counted and grouped from the bytes (kernel.open_groups), the rest decoded."""
+        listen = DumpResult()
 
         def consume(buf, n, result):
-            wire.decode_chunk(buf, n, out.append, result)
+            wire.decode_chunk(buf, n, listen.append, result)
 
-        out.consistent = self.reader.scan(consume, NOT_TIME_WAIT, self.ports, ONE_WALK,
-                                          reset=out.clear)
-        return out
+        ok = self.reader.scan(consume, ["LISTEN"], self.ports, ONE_WALK, reset=listen.clear)
+        groups = OpenGroups({r.sport for r in listen}, port_range)
+        ok &= self.reader.scan(groups.add_chunk, OPEN_NOT_LISTENING, self.ports, ONE_WALK,
+                               reset=groups.clear)
+        return [*listen, *groups.records], groups, ok
 
     def sample(self, missed: int = 0, final: bool = False) -> dict:
         """One records.Sample; ``missed``: ticks its loop skipped so far (loop.Schedule);
@@ -200,7 +208,6 @@ class Sampler:
         optional = 0.0  # CPU seconds of the parts under the budget, in this sample
         now = self.clock()
         sockstat = self.reader.sockstat()
-        records = self._open_sockets()
         if self._sysctls is None or self.budget.due("sysctls", now):
             cpu = time.process_time()
             self._sysctls = self.reader.sysctls()
@@ -208,12 +215,13 @@ class Sampler:
             self.budget.spent("sysctls", cost, now)
             optional += cost
         sysctls = self._sysctls
+        port_range = sysctls.get("ip_local_port_range", [32768, 60999])
+        records, groups, consistent = self._open_sockets(port_range)
         flat = self.reader.counters()
         counters = {name: flat[name] for name in COUNTERS if name in flat}
-        states = state_counts(records)
+        states = state_counts(records, groups.codes)
         listening = {r.sport for r in records if r.state == "LISTEN"}
-        tw, tw_cost = self._time_wait(now, listening,
-                                      sysctls.get("ip_local_port_range", [32768, 60999]))
+        tw, tw_cost = self._time_wait(now, listening, port_range)
         if tw_cost is not None:
             optional += tw_cost
         if self.ports:
@@ -243,6 +251,7 @@ class Sampler:
         leaks = self.leaks.update(close_wait, now)
 
         open_by, _none, _n = split_by_destination(records, sysctls)
+        open_by.update(groups.open_by_remote())
         open_ports = {r.sport for r in records} - listening
         past = self._past(now)
         growth = None
@@ -251,7 +260,7 @@ class Sampler:
             dt = now - past[0]
             growth = (states["TIME_WAIT"] - past[2]) / dt
             open_growth = {d: (n - past[3].get(d, 0)) / dt for d, n in open_by.items()}
-        in_use = tw.ports_in_use(open_ports)
+        in_use = tw.ports_in_use(open_ports, groups.ports)
         ephemeral = ephemeral_forecast(open_by, self._tw_figures, in_use, sysctls, open_growth,
                                        syn_sent_by_destination(records))
         self.history.append((now, states, states["TIME_WAIT"], dict(open_by)))
@@ -259,7 +268,7 @@ class Sampler:
             "schema": SCHEMA,
             "time": round(now, 3),
             "netns": self.netns,
-            "consistent": records.consistent,
+            "consistent": consistent,
             "interval_s": self.interval,
             "ports": list(self.ports),
             "states": states,

@@ -148,16 +148,18 @@ class TimeWaitView:
         closed them first)."""
         return self._groups.sports.get((port >> 8, port & 0xFF), 0)
 
-    def ports_in_use(self, open_ports) -> int:
-        """Distinct ephemeral local ports held by these sockets and ``open_ports``, on
-        ``(hi, lo)`` pairs. The TIME_WAIT part is computed once per view (the sampler
-        reuses a view for several samples); only the few open ports are added each call."""
+    def ports_in_use(self, open_ports, open_pairs=frozenset()) -> int:
+        """Distinct ephemeral local ports held by these sockets, ``open_ports`` and
+        ``open_pairs`` (ports as ``(hi, lo)``, OpenGroups.ports), on ``(hi, lo)`` pairs.
+        The TIME_WAIT part is computed once per view (the sampler reuses a view for
+        several samples); the open ports are added each call."""
         g = self._groups
         lo_hi, hi_hi = g.lo >> 8, g.hi >> 8
         if self._tw_pairs is None:
             self._tw_pairs = {p for p in g.sports if lo_hi <= p[0] <= hi_hi} - g._excluded
         extra = {(p >> 8, p & 0xFF) for p in open_ports if lo_hi <= p >> 8 <= hi_hi}
-        return len(self._tw_pairs) + len(extra - g._excluded - self._tw_pairs)
+        extra = (extra | {p for p in open_pairs if lo_hi <= p[0] <= hi_hi}) - g._excluded
+        return len(self._tw_pairs) + len(extra - self._tw_pairs)
 
 
 def _remote(family: int, dest: tuple) -> str:

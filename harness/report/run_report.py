@@ -159,20 +159,25 @@ def build_figure(series: Series, findings=()):
 
 
 CHART_PX = 260
+MAX_BAND_S = 3600.0
 MARGIN_TOP = 60
 
 
 def _shade(fig, series: Series, findings, anchors: list[str]) -> None:
     """Each finding's span (first_seen to last_seen) as a band on its chart; a span of
     one sample is widened to one interval so it shows."""
-    half = dt.timedelta(seconds=(series.interval or 1.0) / 2)
+    # half an interval each side, between none and half an hour (any value a file holds)
+    half = dt.timedelta(seconds=max(0.0, min(series.interval or 1.0, MAX_BAND_S)) / 2)
     for f in findings:
         ev = f["evidence"]
         chart = CHART_OF.get(f["id"])
         if ev.get("first_seen") is None or chart not in anchors:
             continue
-        x0 = dt.datetime.fromtimestamp(ev["first_seen"]) - half
-        x1 = dt.datetime.fromtimestamp(ev["last_seen"]) + half
+        try:
+            x0 = dt.datetime.fromtimestamp(ev["first_seen"]) - half
+            x1 = dt.datetime.fromtimestamp(ev["last_seen"]) + half
+        except OverflowError:  # within half an hour of the year 10000
+            continue
         fig.add_vrect(x0=x0, x1=x1, row=anchors.index(chart) + 1, col=1, line_width=0,
                       fillcolor=COLOURS[f["severity"]], opacity=0.15, layer="below",
                       annotation_text=f["id"], annotation_position="top left",

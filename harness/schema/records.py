@@ -518,7 +518,25 @@ class DoctorReport(TypedDict):
     findings: Annotated[list[Finding], F("the findings, critical first")]
 
 
+# --- What `socklife exporter` answers beside /metrics (docs/exporter.md) -----------------
+
+class SamplesResponse(TypedDict):
+    """GET /api/v1/samples?after=T: the samples the exporter keeps (its last --keep)
+    taken after T, oldest first; GET /api/v1/sample answers one Sample alone."""
+
+    schema: Annotated[int, F("version of this contract")]
+    samples: Annotated[list[Sample], F("samples whose time is later than T, oldest first "
+                                       "(empty: none newer yet)")]
+
+
+class ApiError(TypedDict):
+    """The body of the exporter's 4xx answers (400 bad query, 401, 404)."""
+
+    error: Annotated[str, F("what was wrong, one line")]
+
+
 RECORDS = (States, Listener, CloseWaitSocket, LeakOwner, Leaks, Expiry, TimeWait,
            Destination, Ephemeral, Sysctls, Ages, SamplerCost, LocustFigures, Sample,
            FindingEvidence, Finding, LeakedSocket, RunLeaks, FullestListener,
-           BusiestDestination, Summary, SummaryLine, Verdict, CheckReport, DoctorReport)
+           BusiestDestination, Summary, SummaryLine, Verdict, CheckReport, DoctorReport,
+           SamplesResponse, ApiError)

@@ -204,17 +204,18 @@ def check_line(doc, partial: bool = False) -> str:
     if not isinstance(doc, dict):
         raise ContractError("", f"expected an object, got {_got(doc)}")
     kind, record = ("summary", SummaryLine) if "summary" in doc else ("sample", Sample)
+    version = doc.get("schema")
+    if version is not None:  # a newer writer's line may lack what this one requires
+        if type(version) is not int or version < 1:
+            raise ContractError("schema", f"expected a version number, got {version!r}")
+        if version > SCHEMA:
+            raise ContractError("schema", f"written by a newer socklife (schema {version}; "
+                                          f"this one reads {SCHEMA})")
     for name in ALWAYS[kind]:
         if name not in doc:
             raise ContractError("", f"missing field {name!r}")
-    version = doc.get("schema")
     if version is None:
         validate(doc, record, partial=True)
         return kind
-    if type(version) is not int or version < 1:
-        raise ContractError("schema", f"expected a version number, got {version!r}")
-    if version > SCHEMA:
-        raise ContractError("schema", f"written by a newer socklife (schema {version}; this "
-                                      f"one reads {SCHEMA})")
     validate(doc, record, partial=partial)
     return kind

@@ -15,6 +15,12 @@ from harness.schema.version import SCHEMA
 from harness.sinks.outputs import LineFile
 
 
+def encode(obj: dict) -> str:
+    """A record as the JSON of one line (compact; without the newline): what the exporter's
+    /api/v1/sample answers too."""
+    return json.dumps(obj, separators=(",", ":"))
+
+
 class JsonlWriter:
     def __init__(self, path: str):
         self._out = LineFile(path, "samples")
@@ -37,7 +43,7 @@ class JsonlWriter:
         return self._out.failed
 
     def write(self, obj: dict) -> None:
-        self._out.write(json.dumps(obj, separators=(",", ":")) + "\n")
+        self._out.write(encode(obj) + "\n")
 
     def close(self, summary: dict | None = None) -> None:
         """Close; with ``summary``, write it first (unless a write failed already)."""
@@ -45,8 +51,8 @@ class JsonlWriter:
             return
         try:
             if summary is not None and self._out.failed is None:
-                self._out.write(json.dumps({"schema": SCHEMA, "summary": summary},
-                                           separators=(",", ":")) + "\n", count=False)
+                self._out.write(encode({"schema": SCHEMA, "summary": summary}) + "\n",
+                                count=False)
                 self._summary = 1
         finally:
             self._out.close()

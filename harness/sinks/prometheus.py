@@ -10,16 +10,20 @@ here), so dashboards and alerts move from one to the other by name. Every HELP t
 the unit and where the figure comes from. Per-listener, per-destination and per-process
 series are bounded to the top N (fullest queues, busiest destinations, the processes
 holding the most leaks, the other processes' leaks summed in one ``process="other"``).
+``metrics_route`` answers GET /metrics on the exporter's server (http_server.py).
 """
 
 from __future__ import annotations
 
+import gzip
 import math
 from collections.abc import Callable
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import choose_encoder, gzip_accepted
 
 from harness.kernel.netstat import counter_group
+from harness.sinks.http_server import Answer, Route
 
 PREFIX = "socklife_"
 SOURCE = {"Tcp": "/proc/net/snmp", "TcpExt": "/proc/net/netstat"}
@@ -60,6 +64,19 @@ def counter_metric(name: str) -> str:
     """``ListenOverflows`` -> ``socklife_netstat_TcpExt_ListenOverflows`` (``_total`` is
     added in the exposition), after node_exporter's ``node_netstat_TcpExt_ListenOverflows``."""
     return f"{PREFIX}netstat_{counter_group(name)}_{name}"
+
+
+def metrics_route(registry) -> Route:
+    """GET /metrics as prometheus_client's own server answers it: the text format, or
+    OpenMetrics when the Accept header asks for it; gzipped when accepted."""
+    def route(_query: str, headers) -> Answer:
+        encoder, content_type = choose_encoder(headers.get("Accept"))
+        body = encoder(registry)
+        if gzip_accepted(headers.get("Accept-Encoding")):
+            return Answer(200, content_type, gzip.compress(body),
+                          (("Content-Encoding", "gzip"),))
+        return Answer(200, content_type, body)
+    return route
 
 
 class SamplerCollector:

@@ -1,15 +1,17 @@
 """The sampler on real sockets in a throw-away namespace: leak ages and owner, a listener
 that never accepts, and the port-exhaustion forecast against the real EADDRNOTAVAIL."""
 
+import collections
 import contextlib
 import errno
 import os
 import socket
+import subprocess
 import threading
 import time
 
 import pytest
-from sockets_util import nonblocking_connects, wait_for
+from sockets_util import nonblocking_connects, ss_counts, wait_for
 
 from harness.kernel.netns import entered
 from harness.kernel.owners import socket_owners
@@ -268,3 +270,53 @@ def test_both_families_counted_as_sock_diag_by_family_counts_them(netns):
                 assert got["ESTABLISHED"] == 4 and got["TIME_WAIT"] == 2
                 assert got["LISTEN"] == 2
                 assert sampler._tw_walk == sockdiag.FAMILIES
+
+
+def test_established_sockets_grouped_from_the_bytes_match_ss(netns):
+    """Hundreds of ESTABLISHED sockets (the column path of kernel.open_groups) with
+    shorter messages among them (the FIN_WAIT2 minisockets of clients that closed
+    first, their servers in CLOSE_WAIT), SYN_SENT ones (a full listener), IPv4 and IPv6,
+    a listener inside the ephemeral range: the states equal `ss -tan`, the open client
+    sockets per destination equal ss's, and the ports in use are the clients'."""
+    with netns() as ns, entered(ns), contextlib.ExitStack() as stack:
+        held = []
+        stack.callback(lambda: [s.close() for s in held])
+        v4 = socket.create_server(("127.0.0.1", 7300), backlog=512)
+        v6 = socket.create_server(("::1", 45000), family=socket.AF_INET6, backlog=512)
+        slow = socket.create_server(("127.0.0.1", 7301), backlog=0)
+        held += [v4, v6, slow]
+        for lst, addr, n in ((v4, ("127.0.0.1", 7300), 300), (v6, ("::1", 45000), 100)):
+            for i in range(n):
+                c = socket.create_connection(addr)
+                held.append(lst.accept()[0])
+                if i % 15 == 0:
+                    c.close()  # FIN_WAIT2 here, CLOSE_WAIT on the server side
+                else:
+                    held.append(c)
+        held += nonblocking_connects(("127.0.0.1", 7301), 20)
+        time.sleep(0.2)
+        with Sampler(ns, cpu_budget=FRESH) as sampler:
+            s = sampler.sample()
+        seen = ss_counts(ns)
+        out = subprocess.run(["ip", "netns", "exec", ns, "ss", "-Htan", "state",
+                              "established"], capture_output=True, text=True,
+                             check=True).stdout.split("\n")
+    assert {k: v for k, v in s["states"].items() if k != "TIME_WAIT"} == \
+        {k: v for k, v in seen.items() if k != "TIME_WAIT"}
+    assert s["states"]["ESTABLISHED"] == 2 * (280 + 93) + 2 and s["states"]["CLOSE_WAIT"] == 27
+    assert s["states"]["SYN_SENT"] >= 15
+    lo, hi = s["sysctls"]["ip_local_port_range"]
+    clients: collections.Counter = collections.Counter()
+    ports = set()
+    for line in filter(None, out):
+        local, remote = line.split()[2:4]
+        port = int(local.rsplit(":", 1)[1])
+        if lo <= port <= hi and port != 45000:
+            clients[remote] += 1
+            ports.add(port)
+    dests = {d["remote"]: d["open"] for d in s["ephemeral"]["by_destination"]}
+    # open: ESTABLISHED as ss lists them, and the clients in FIN_WAIT2 (20 and 7)
+    assert dests["127.0.0.1:7300"] == clients["127.0.0.1:7300"] + 20 == 300
+    assert dests["[::1]:45000"] == clients["[::1]:45000"] + 7 == 100
+    assert dests["127.0.0.1:7301"] == 20  # one accepted, the others SYN_SENT
+    assert s["ephemeral"]["in_use"] == len(ports) + 27 + 19

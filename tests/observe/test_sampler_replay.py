@@ -36,8 +36,11 @@ def test_states_match_the_recorded_dump_and_sockstat():
                    if r.state == "FIN_WAIT2" and r.timer == TIMER_TIME_WAIT)
     assert fw2_mini == 1  # the CLOSE_WAIT's client, orphaned
     assert s["states"]["TIME_WAIT"] == want["TIME_WAIT"] == 30
-    open_mask = reader.scans[0][0]
-    assert not open_mask & (1 << TCP_TIME_WAIT) and open_mask & (1 << TCP_CLOSE_WAIT)
+    # the listeners alone first (that dump walks no established hash), then the rest
+    listen_mask, open_mask = reader.scans[0][0], reader.scans[1][0]
+    assert listen_mask == 1 << STATE_CODES["LISTEN"]
+    assert not open_mask & (1 << TCP_TIME_WAIT | listen_mask)
+    assert open_mask & (1 << TCP_CLOSE_WAIT)
 
 
 def test_listener_rows_owners_and_close_wait():

@@ -13,12 +13,15 @@ import json
 import socket
 import subprocess
 import sys
+import urllib.error
 from importlib import resources
 
 import jsonschema
 import pytest
+from exporter_util import exporter, get_json
 from load_util import finish, start_locust
 from paths import ROOT
+from sockets_util import wait_for
 
 from harness.load.source import SCRIPT
 from harness.schema import records
@@ -126,6 +129,33 @@ def test_the_locust_plugin_recording(tmp_path):
     for doc in docs:
         both_accept(doc)
     assert "locust" in docs[0] and "host" in docs[0] and "hosts" in docs[-1]["summary"]
+
+
+def test_the_exporter_api(sockets):
+    """/api/v1/sample is a record line; /api/v1/samples a SamplesResponse of them; a bad
+    query an ApiError."""
+    with exporter("--port", str(sockets), "--leak-threshold", "0.2") as port:
+        api = f"http://127.0.0.1:{port}/api/v1"
+        doc = wait_for(lambda: (d := get_json(f"{api}/sample"))["leaks"]["count"] and d)
+        both_accept(doc)
+        assert doc["schema"] == SCHEMA and doc["states"]["CLOSE_WAIT"] == 1
+        assert doc["sampler"]["rss_bytes"] > 0  # samples of a run carry their cost
+        page = wait_for(lambda: len((d := get_json(f"{api}/samples"))["samples"]) > 2 and d)
+        ref("SamplesResponse").validate(page)
+        validate(page, records.SamplesResponse)
+        for sample in page["samples"]:
+            both_accept(sample)
+        broken = copy.deepcopy(page)
+        broken["samples"][1]["states"]["LISTEN"] = "1"
+        assert not ref("SamplesResponse").is_valid(broken)
+        with pytest.raises(ContractError):
+            validate(broken, records.SamplesResponse)
+        with pytest.raises(urllib.error.HTTPError) as bad:
+            get_json(f"{api}/samples?after=later")
+        assert bad.value.code == 400
+        error = json.loads(bad.value.read())
+    ref("ApiError").validate(error)
+    validate(error, records.ApiError)
 
 
 def test_doctor_json(sockets):
