@@ -71,7 +71,7 @@ def handler(ring: Ring, token: str | None, delay: float, mode: str):
                 after = float(urllib.parse.parse_qs(url.query).get("after", ["0"])[0])
                 doc = {"schema": 1, "samples": [s for s in ring.published if s["time"] > after]}
             else:
-                return self.answer(404, b"{}")
+                return self.answer(404, json.dumps({"error": f"no {url.path}"}).encode())
             if mode == "schema2":
                 doc = {**doc, "schema": 2}
             elif mode == "wrong":

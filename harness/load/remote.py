@@ -126,12 +126,21 @@ def check_remotes(specs, token_file: str | None, ca_file: str | None) -> None:
                                f"{why}") from None
 
 
+def _said(exc: urllib.error.HTTPError) -> str | None:
+    """The exporter's own words in an error answer (``{"error": "..."}``), if any."""
+    try:
+        said = json.loads(exc.read(4096)).get("error")
+    except (OSError, ValueError, AttributeError, http.client.HTTPException):
+        return None
+    return " ".join(said.split())[:200] if isinstance(said, str) else None
+
+
 def _reason(exc: BaseException) -> str:
     """A failed request in a few words."""
     if isinstance(exc, urllib.error.HTTPError):
         if exc.code == 401:
             return "HTTP 401 unauthorized (is --socklife-remote-token-file the exporter's?)"
-        return f"HTTP {exc.code} {exc.reason}"
+        return f"HTTP {exc.code} {_said(exc) or exc.reason}"
     if isinstance(exc, urllib.error.URLError):
         exc = exc.reason if isinstance(exc.reason, BaseException) else exc
     if isinstance(exc, TimeoutError) or "timed out" in str(exc):

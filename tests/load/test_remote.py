@@ -73,6 +73,13 @@ def _poll_until(remote: Remote, count: int, timeout: float = 20) -> list[dict]:
     return got
 
 
+def test_an_error_answer_gives_the_exporters_words():
+    with fake_remote(LEAK) as url:
+        remote = Remote(parse_remote(f"server={url}/elsewhere"), timeout=5)
+        _samples, line = remote.poll(1.0)
+    assert "HTTP 404 no /elsewhere/api/v1/sample" in line, line
+
+
 def test_polls_get_each_sample_once_oldest_first_with_the_token(tmp_path):
     with fake_remote(LEAK, "--token", "s3cret", "--interval", "0.2") as url:
         remote = Remote(parse_remote(f"server={url}"), "s3cret", timeout=5)
