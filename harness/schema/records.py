@@ -497,8 +497,12 @@ class Verdict(TypedDict):
     name: Annotated[str, F("the figure judged")]
     kind: Annotated[Literal["max", "min"], F("max: observed <= limit; min: >=")]
     limit: Annotated[float, F("the limit")]
-    observed: Annotated[float, F("the run's value")]
+    observed: Annotated[float | None, F("the run's value (null: the host named gave no "
+                                        "sample)")]
     passed: Annotated[bool, F("whether the rule holds")]
+    host: NotRequired[Annotated[str, F(
+        "the host judged, in a recording of several hosts: a sampling host, or 'total' "
+        "for the figures over all of them (absent for a one-host recording)")]]
 
 
 class CheckReport(TypedDict):
