@@ -23,6 +23,7 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 from harness.kernel import inet_diag as wire  # noqa: E402
+from harness.kernel.netlink import ends_with_done  # noqa: E402
 from harness.kernel.sockdiag import NETLINK_SOCK_DIAG, ONE_WALK  # noqa: E402
 from harness.kernel.sockstat import minisockets, read_sockstat  # noqa: E402
 
@@ -118,7 +119,7 @@ def bare_dump(families=ONE_WALK) -> int:
                 n = s.recv_into(buf)
                 total += n
                 # NLMSG_DONE closes the dump: it is the last message of the last buffer.
-                if n >= 20 and int.from_bytes(buf[n - 16:n - 14], "little") == wire.NLMSG_DONE:
+                if ends_with_done(buf, n):
                     break
     return total
 

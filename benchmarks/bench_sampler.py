@@ -38,6 +38,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import psutil
 
 from harness.kernel import inet_diag as wire
+from harness.kernel.netlink import ends_with_done
 from harness.kernel.netns import entered
 from harness.kernel.sockdiag import SockDiag
 from harness.observe.sampler import Sampler
@@ -77,7 +78,7 @@ def churn(ns: str, rate, made, stop) -> None:
 
 def bare_dump(diag: SockDiag) -> None:
     def consume(buf, n, result):
-        if n >= 20 and int.from_bytes(buf[n - 16:n - 14], "little") == wire.NLMSG_DONE:
+        if ends_with_done(buf, n):
             result.done = True
 
     diag.scan(consume)

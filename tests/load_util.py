@@ -35,3 +35,18 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def host_table(out: str) -> dict[str, list[str]]:
+    """The end-of-run table of hosts (``socklife: peaks per host; ...``): host -> its
+    figures (SAMPLES, ESTAB, SYN_RECV, TIME_WAIT, CLOSE_WAIT, OVERFLOWS, LEAKS,
+    QUEUE_FILL, PORT_FRACTION), the total's under ``total``."""
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("socklife: peaks per "))
+    rows = {}
+    for line in lines[start + 2:]:
+        cells = line.split()
+        if len(cells) != 10 or not cells[1].isdigit():
+            break
+        rows[cells[0]] = cells[1:]
+    return rows

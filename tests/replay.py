@@ -15,6 +15,7 @@ from pathlib import Path
 from paths import FIXTURES
 
 from harness.kernel import inet_diag as wire
+from harness.kernel import netlink
 from harness.kernel.netstat import parse_pairs
 from harness.kernel.owners import Owner
 from harness.kernel.sockdiag import FAMILIES, count_codes
@@ -29,13 +30,13 @@ def _messages(chunks: list[bytes]) -> list[bytes]:
     out = []
     for chunk in chunks:
         wire.walk(chunk, len(chunk),
-                  lambda buf, off: out.append(_whole(buf, off - wire.NLMSG_HDRLEN)),
+                  lambda buf, off: out.append(_whole(buf, off - netlink.NLMSG_HDRLEN)),
                   wire.ChunkResult())
     return out
 
 
 def _whole(buf, start: int) -> bytes:
-    (length,) = wire.NLMSGHDR.unpack_from(buf, start)[:1]
+    (length,) = netlink.NLMSGHDR.unpack_from(buf, start)[:1]
     return bytes(buf[start:start + length])
 
 
@@ -50,7 +51,7 @@ class ReplayReader:
         self.scans: list[tuple] = []  # (states mask, ports, exclude_ports) asked for
 
     def records(self) -> list:
-        return [wire.decode_msg(m, wire.NLMSG_HDRLEN) for m in self.messages]
+        return [wire.decode_msg(m, netlink.NLMSG_HDRLEN) for m in self.messages]
 
     def close(self) -> None:
         pass
@@ -62,14 +63,14 @@ class ReplayReader:
         self.scans.append((mask, tuple(sorted(ports)), exclude_ports))
         kept = []
         for msg in self.messages:
-            r = wire.decode_msg(msg, wire.NLMSG_HDRLEN)
+            r = wire.decode_msg(msg, netlink.NLMSG_HDRLEN)
             if not mask & (1 << r.state_code):
                 continue
             if ports and ((r.sport in ports or r.dport in ports) == exclude_ports):
                 continue
             kept.append(msg)
-        done = wire.NLMSGHDR.pack(wire.NLMSG_HDRLEN + 4, wire.NLMSG_DONE, wire.NLM_F_MULTI,
-                                  1, 0) + bytes(4)
+        done = netlink.NLMSGHDR.pack(netlink.NLMSG_HDRLEN + 4, netlink.NLMSG_DONE,
+                                     netlink.NLM_F_MULTI, 1, 0) + bytes(4)
         buf = bytearray()
         for msg in [*kept, done]:
             if len(buf) + len(msg) > CHUNK:

@@ -1,4 +1,4 @@
-"""The layers the code promises (design.md): imports only go down, never into commands.
+"""The layers the code promises (harness/__init__.py): imports only go down, never into commands.
 
 kernel/ and schema/ import nothing of socklife's but each other's constants (schema may
 read kernel constants; kernel never schema); observe/ imports kernel/ and schema/; nothing
@@ -65,3 +65,35 @@ def test_the_demo_run_imports_no_command():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "[]"
+
+
+# What only kernel/ may use: the framing module and the struct tables, where byte
+# offsets live (issue 16: no module outside kernel/ indexes netlink bytes).
+WIRE_MODULES = {"harness.kernel.netlink", "harness.kernel.cstruct"}
+WIRE_NAMES = {"NLMSG_HDRLEN", "NLMSGHDR", "INET_DIAG_MSG", "INET_DIAG_SOCKID", "SOCKET_MSG_LEN",
+              "FAMILY", "STATE", "TIMER", "SPORT_HI", "SPORT_LO", "DPORT_HI", "DPORT_LO", "DST",
+              "EXPIRES_BUCKET", "FLAGS", "uniform_run"}
+
+
+def test_no_module_outside_kernel_knows_a_byte_offset():
+    """harness/ outside kernel/ and benchmarks/ import no framing module, struct table
+    or offset constant, and read none as an attribute (``wire.NLMSG_HDRLEN``)."""
+    bad = []
+    paths = [p for p in sorted(PACKAGE.rglob("*.py")) if p.relative_to(PACKAGE).parts[0]
+             != "kernel"] + sorted((ROOT / "benchmarks").glob("*.py"))
+    for path in paths:
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.ImportFrom):
+                pass
+            elif node.module in WIRE_MODULES:  # a benchmark may ask where a dump ends
+                names = {a.name for a in node.names}
+                if path.parent.name != "benchmarks" or names != {"ends_with_done"}:
+                    bad.append(f"{path.relative_to(ROOT)} imports {node.module}")
+            else:
+                bad += [f"{path.relative_to(ROOT)} imports {a.name}" for a in node.names
+                        if a.name in WIRE_NAMES
+                        or f"{node.module}.{a.name}" in WIRE_MODULES]
+            if isinstance(node, ast.Attribute) and node.attr in WIRE_NAMES:
+                bad.append(f"{path.relative_to(ROOT)} reads .{node.attr}")
+    assert not bad, "\n".join(bad)

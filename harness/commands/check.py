@@ -12,8 +12,8 @@ import click
 from harness.errors import UsageProblem
 from harness.observe import baseline as baselines
 from harness.observe.findings import at_least
-from harness.observe.runfile import RunFileError, load_run
-from harness.observe.thresholds import NAMES, evaluate, parse_rule
+from harness.observe.runfile import Run, RunFileError, load_run
+from harness.observe.thresholds import NAMES, TOTAL, evaluate, evaluate_hosts, parse_rule
 from harness.schema.version import SCHEMA
 from harness.sinks.outputs import check_outputs, write_text
 from harness.views.findings import finding_lines
@@ -28,7 +28,10 @@ Examples:
 
 \b
 Names: any TCP state (its peak), leaks, listen_overflows, eaddrnotavail,
-ephemeral_fraction, accept_queue_fill, time_wait_peak.
+ephemeral_fraction, accept_queue_fill, time_wait_peak. In a Locust run's
+recording of several hosts, HOST:NAME=N holds for one host (or total);
+NAME=N for every host and the total:
+  socklife check run.jsonl --max server:CLOSE_WAIT=0 --max TIME_WAIT=5000
 Findings (docs/findings.md) are computed from the samples and printed first.
 """
 
@@ -51,14 +54,37 @@ def _rules(texts, kind):
         raise UsageProblem(f"--{kind}: {exc}") from None
 
 
-def _judge(rules, summary: dict, source: str = "") -> tuple[list, list[float]]:
-    """The verdicts, and the seconds each took to judge (JUnit's testcase time)."""
+def _judge(rules, run, source: str = "") -> tuple[list, list[float]]:
+    """The verdicts, and the seconds each took to judge (JUnit's testcase time). In a
+    recording of several hosts a rule without a host holds for each and for the total;
+    one with a host (``server:CLOSE_WAIT=0``) for that host."""
     verdicts, seconds = [], []
     for rule in rules:
         t0 = time.perf_counter()
-        verdicts += evaluate([rule], summary, source)
-        seconds.append(time.perf_counter() - t0)
+        if run.hosts:
+            more = evaluate_hosts([rule], run.hosts, run.total, source)
+        elif rule.host is not None:
+            raise UsageProblem(f"{rule}: the recording has no hosts (it is not a Locust "
+                               "run's): give the rule without its host")
+        else:
+            more = evaluate([rule], run.summary, source)
+        verdicts += more
+        seconds += [(time.perf_counter() - t0) / max(1, len(more))] * len(more)
     return verdicts, seconds
+
+
+def _whole(run):
+    """The run as one host: a baseline is of a whole run's summary."""
+    return Run(run.summary, run.samples, run.computed)
+
+
+def _check_hosts(rules, run) -> None:
+    """A rule naming a host the recording does not have is bad input."""
+    known = [*run.hosts, TOTAL] if run.total is not None else list(run.hosts)
+    for rule in rules:
+        if run.hosts and rule.host is not None and rule.host not in known:
+            raise UsageProblem(f"{rule}: no host {rule.host!r} in the recording (its hosts: "
+                               f"{', '.join(known)})")
 
 
 def _table(verdicts) -> str:
@@ -126,13 +152,14 @@ def command(run_file, maxes, mins, baseline, tolerance, save_baseline, fail_on, 
         click.echo(f"note: {run_file} has no summary line (killed run?): "
                    f"summarised from its {run.samples} samples", err=True)
     failing = at_least(findings, fail_on) if fail_on else []
-    verdicts, judged_s = _judge(rules, run.summary)
+    _check_hosts(rules, run)
+    verdicts, judged_s = _judge(rules, run)
     if baseline is not None:
         try:
             metrics = baselines.load(baseline)
         except ValueError as exc:
             raise UsageProblem(str(exc)) from None
-        more, more_s = _judge(baselines.rules_from(metrics, tol), run.summary, "baseline ")
+        more, more_s = _judge(baselines.rules_from(metrics, tol), _whole(run), "baseline ")
         verdicts, judged_s = verdicts + more, judged_s + more_s
     if save_baseline is not None:
         write_text(save_baseline, baselines.baseline_text(run.summary, run_file))

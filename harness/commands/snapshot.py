@@ -35,6 +35,7 @@ PROCESSES_SHOWN = 5  # per namespace block, in text
 
 
 SHOWN_ROWS = 10  # per table; the rest is counted, never dropped silently
+CMDLINE_WIDTH = 120  # a terminal at least this wide also shows the owners' command lines
 
 
 def _fmt(value) -> str:
@@ -59,7 +60,8 @@ def _more(total: int, what: str) -> list:
 
 def render_text(s: dict, width: int = 80) -> str:
     """The snapshot as text ``width`` columns wide; a cell too long for it wraps (folds),
-    so nothing is cut, whether on a terminal or in a file."""
+    so nothing is cut, whether on a terminal or in a file. At CMDLINE_WIDTH columns or
+    more the listener and CLOSE_WAIT tables add each owner's command line."""
     import io
 
     from rich.console import Console
@@ -67,6 +69,11 @@ def render_text(s: dict, width: int = 80) -> str:
 
     out = Console(file=io.StringIO(), width=width, color_system=None, highlight=False,
                   soft_wrap=False)
+    command = [("COMMAND", "left")] if width >= CMDLINE_WIDTH else []
+
+    def cmdline(row: dict) -> list[str]:
+        return [_fmt(row.get("cmdline"))] if command else []
+
     where = s.get("host") or (f"netns {s['netns']}" if s["netns"] else "this namespace")
     out.print(Text(f"TCP sockets in {where}: {sum(s['states'].values())}"))
     if "processes" in s:
@@ -78,12 +85,12 @@ def render_text(s: dict, width: int = 80) -> str:
     if s["listeners"]:
         out.print()
         table = _table(("LISTENER", "left"), ("ACCEPTQ", "right"), ("BACKLOG", "right"),
-                       ("SYNRECV", "right"), ("PROCESS", "left"))
+                       ("SYNRECV", "right"), ("PROCESS", "left"), *command)
         for row in s["listeners"][:SHOWN_ROWS]:
             proc = f"{row['process']}/{row['pid']}" if row["pid"] else "-"
             full = " FULL" if row["accept_queue"] > row["backlog"] else ""
             table.add_row(row["local"], str(row["accept_queue"]), str(row["backlog"]),
-                          str(row["syn_recv"]), proc + full)
+                          str(row["syn_recv"]), proc + full, *cmdline(row))
         out.print(table)
         for line in _more(len(s["listeners"]), "listeners"):
             out.print(line)
@@ -91,10 +98,10 @@ def render_text(s: dict, width: int = 80) -> str:
         out.print()
         out.print(f"CLOSE_WAIT {len(s['close_wait'])}:")
         table = _table(("LOCAL", "left"), ("REMOTE", "left"), ("PID", "right"),
-                       ("FD", "right"), ("PROCESS", "left"))
+                       ("FD", "right"), ("PROCESS", "left"), *command)
         for row in s["close_wait"][:SHOWN_ROWS]:
             table.add_row(row["local"], row["remote"], _fmt(row["pid"]), _fmt(row["fd"]),
-                          _fmt(row["process"]))
+                          _fmt(row["process"]), *cmdline(row))
         out.print(table)
         for line in _more(len(s["close_wait"]), "CLOSE_WAIT sockets"):
             out.print(line)

@@ -12,8 +12,7 @@ and ``set`` over zipped, ``compress``-ed columns in C, with no Python step per s
 Every socket in another state (SYN_SENT, SYN_RECV, CLOSE_WAIT, FIN_WAIT*, ...; LISTEN
 comes in its own dump, which walks no established hash) is decoded, as before.
 
-Offsets into inet_diag_msg (include/uapi/linux/inet_diag.h), past the 16-byte nlmsghdr:
-family +0, state +1, sport +4..5 and dport +6..7 big-endian, dst +24..40.
+The offsets are the struct tables' (kernel/dump_columns.py derives them).
 """
 
 from __future__ import annotations
@@ -24,12 +23,24 @@ from collections import Counter
 from itertools import compress
 
 from harness.kernel import inet_diag as wire
+from harness.kernel.dump_columns import (
+    DPORT_HI,
+    DPORT_LO,
+    DST,
+    FAMILY,
+    FLAGS,
+    SPORT_HI,
+    SPORT_LO,
+    STATE,
+    message_span,
+    run_length,
+)
 from harness.kernel.endpoints import endpoint
+from harness.kernel.netlink import NLM_F_DUMP_INTR, NLMSG_HDRLEN
 
-HDR = wire.NLMSG_HDRLEN
-TCP_ESTABLISHED = 1
-FAMILY, STATE, SPORT_HI, SPORT_LO = 0, 1, 4, 5
-DEST = (*range(24, 40), 6, 7)  # dst (16 bytes, a v4 address in the first 4), dport
+TCP_ESTABLISHED = wire.STATE_CODES["ESTABLISHED"]
+# A destination key's columns: family, dst (16 bytes, a v4 address in the first 4), dport
+KEY = (FAMILY, *range(DST, DST + 16), DPORT_HI, DPORT_LO)
 MIN_RUN = 16  # equal-size messages in a row worth the columns
 # state byte -> 1 where the socket is decoded (anything but ESTABLISHED)
 _DECODED = bytes(0 if code == TCP_ESTABLISHED else 1 for code in range(256))
@@ -71,52 +82,52 @@ class OpenGroups:
         than full sockets; NLMSG_DONE, errors) one by one through wire.walk's checks."""
         view = bytes(buf[:length])
         off = 0
-        while off + HDR <= length:
-            stride = (int.from_bytes(view[off:off + 4], "little") + 3) & ~3
-            run = _run_length(view, off, length, stride)
+        while off + NLMSG_HDRLEN <= length:
+            stride, run = run_length(view, off, length)
             if run >= MIN_RUN:
                 self._columns(view, off, off + run * stride, stride, result)
                 off += run * stride
                 continue
-            wire.walk(view[off:off + max(stride, HDR)], max(stride, HDR), self._one, result)
+            one = message_span(view, off)
+            wire.walk(view[off:off + one], one, self._one, result)
             if result.done:
                 return
-            off += stride
+            off += one
 
     def _columns(self, view: bytes, start: int, end: int, stride: int, result) -> None:
-        if any(b & wire.NLM_F_DUMP_INTR for b in set(view[start + 6:end:stride])):
+        if any(b & NLM_F_DUMP_INTR for b in set(view[start + FLAGS:end:stride])):
             result.interrupted = True
-        base = start + HDR
-        states = view[base + STATE:end:stride]
+        states = view[start + STATE:end:stride]
         codes = self.codes
         for code, n in Counter(states).items():
             codes[code] += n
         decoded = states.translate(_DECODED)
         i = decoded.find(1)
         while i >= 0:
-            self.records.append(wire.decode_msg(view, base + i * stride))
+            self.records.append(wire.decode_msg(view, start + i * stride + NLMSG_HDRLEN))
             i = decoded.find(1, i + 1)
-        hi_col = view[base + SPORT_HI:end:stride]
-        lo_col = view[base + SPORT_LO:end:stride]
+        hi_col = view[start + SPORT_HI:end:stride]
+        lo_col = view[start + SPORT_LO:end:stride]
         pairs = list(zip(hi_col, lo_col, strict=True))
         keep = list(map(operator.gt,
                         map(self._maybe.__contains__, zip(states, hi_col, strict=True)),
                         map(self._excluded.__contains__, pairs)))
         if not any(keep):
             return
-        cols = [bytes(compress(view[base + c:end:stride], keep)) for c in (FAMILY, *DEST)]
+        cols = [bytes(compress(view[start + c:end:stride], keep)) for c in KEY]
         self.by_dest.update(zip(*cols, strict=True))
         self.ports.update(compress(pairs, keep))
 
     def _one(self, b, off: int) -> None:
-        state = b[off + STATE]
+        base = off - NLMSG_HDRLEN  # walk gives the offset past the nlmsghdr
+        state = b[base + STATE]
         self.codes[state] += 1
         if state != TCP_ESTABLISHED:
             self.records.append(wire.decode_msg(b, off))
             return
-        pair = (b[off + SPORT_HI], b[off + SPORT_LO])
+        pair = (b[base + SPORT_HI], b[base + SPORT_LO])
         if (state, pair[0]) in self._maybe and pair not in self._excluded:
-            self.by_dest[tuple(b[off + c] for c in (FAMILY, *DEST))] += 1
+            self.by_dest[tuple(b[base + c] for c in KEY)] += 1
             self.ports.add(pair)
 
     def open_by_remote(self) -> Counter:
@@ -131,27 +142,3 @@ class OpenGroups:
             out[endpoint(host, port)] += n
         return out
 
-
-def _run_length(view: bytes, off: int, length: int, stride: int) -> int:
-    """How many socket messages of ``stride`` bytes follow one another from ``off``: the
-    nlmsghdr bytes (length, type, flags' high byte) of every ``stride``-th position, a
-    column each, compared with the first message's (a binary search over C-speed column
-    compares, no Python step per message)."""
-    if stride < wire.SOCKET_MSG_LEN or stride > 0xFFFF or view[off + 4] not in wire.REPLY_TYPES:
-        return 0
-    header = ((0, stride & 0xFF), (1, stride >> 8), (2, 0), (3, 0), (4, view[off + 4]), (5, 0))
-
-    def equal(m: int) -> bool:
-        end = off + m * stride
-        return all(view[off + at:end:stride] == bytes((value,)) * m for at, value in header)
-
-    good, bad = 0, (length - off) // stride
-    if equal(bad):
-        return bad
-    while bad - good > 1:
-        mid = (good + bad) // 2
-        if equal(mid):
-            good = mid
-        else:
-            bad = mid
-    return good

@@ -15,7 +15,10 @@ Public API (used by the rest of socklife and by users)::
     >>> lst.close()
 
 Both accept ``netns`` (a name under /run/netns; needs root) and ``ports`` (local or
-remote port equals P, several OR-ed), compiled to INET_DIAG_REQ_BYTECODE. The states
+remote port equals P, several OR-ed), compiled to INET_DIAG_REQ_BYTECODE; ``dump``
+also ``cgroup=True`` (each record carries the ``cgroup_id`` of its cgroup v2, None for
+minisockets) and ``cgroup_ids`` (only sockets of those cgroups, filtered in the kernel
+too). The states
 filter is the request's ``idiag_states`` bitmask. Both families come from one walk of
 the kernel's hash tables (``ONE_WALK``: the legacy TCPDIAG_GETSOCK request), or from a
 dump per family (``FAMILIES``) on a kernel that refuses it; ``families=FAMILIES`` asks
@@ -42,6 +45,7 @@ import socket
 from collections.abc import Iterable
 
 from harness.kernel import inet_diag as wire
+from harness.kernel.dump_columns import count_chunk
 from harness.kernel.errors import KernelError
 from harness.kernel.inet_diag import NOT_TIME_WAIT, STATES, SocketRecord
 from harness.kernel.netns import entered
@@ -149,19 +153,20 @@ class SockDiag:
             self._sock.setblocking(True)
 
     def scan(self, consume, states=None, ports: Iterable[int] = (), families=ONE_WALK,
-             reset=None, exclude_ports: bool = False) -> bool:
+             reset=None, exclude_ports: bool = False, cgroup_ids: Iterable[int] = ()) -> bool:
         """Dump the sockets, calling ``consume(buf, length, chunk_result)`` per buffer.
 
         ``families`` ONE_WALK: both in a single legacy dump (FAMILIES where the kernel
         refuses it); FAMILIES or ``(AF_INET,)``: a dump per family. ``exclude_ports``:
-        the sockets on none of ``ports`` instead (both filtered in the kernel).
+        the sockets on none of ``ports`` instead; ``cgroup_ids``: only the full sockets
+        whose cgroup v2 id is one of them (all filtered in the kernel).
 
         On an interrupted dump, ``reset()`` is called and the whole scan is retried (up
         to RETRIES times); returns whether the final attempt was consistent. This is the
         hook for callers that aggregate straight from the bytes (see count_chunk).
         """
         mask = wire.states_mask(states)
-        bytecode = wire.compile_ports(ports, exclude_ports)
+        bytecode = wire.compile_filter(ports, exclude_ports, cgroup_ids)
         if families == ONE_WALK:
             if self._one_walk:
                 try:
@@ -210,21 +215,26 @@ class SockDiag:
         counts.consistent = ok
         return counts
 
-    def records(self, states=None, ports: Iterable[int] = (), families=ONE_WALK) -> DumpResult:
+    def records(self, states=None, ports: Iterable[int] = (), families=ONE_WALK,
+                cgroup: bool = False, cgroup_ids: Iterable[int] = ()) -> DumpResult:
         """Every matching socket as a SocketRecord (both families mixed, in the order the
-        kernel walks its hash tables)."""
+        kernel walks its hash tables). ``cgroup``: each record carries its ``cgroup_id``
+        (read from the INET_DIAG_CGROUP_ID attribute, the slower decode); ``cgroup_ids``:
+        only the sockets of those cgroups (see ``scan``)."""
         out = DumpResult()
         append = out.append
+        decode = wire.decode_chunk_cgroup if cgroup else wire.decode_chunk
 
         def consume(buf, n, result):
-            wire.decode_chunk(buf, n, append, result)
+            decode(buf, n, append, result)
 
         # Tens of thousands of new tuples would trigger the cyclic GC over and over
         # (a fifth of the decode time); tuples of ints and bytes hold no cycles.
         gc_was_on = gc.isenabled()
         gc.disable()
         try:
-            ok = self.scan(consume, states, tuple(ports), families, reset=out.clear)
+            ok = self.scan(consume, states, tuple(ports), families, reset=out.clear,
+                           cgroup_ids=tuple(cgroup_ids))
         finally:
             if gc_was_on:
                 gc.enable()
@@ -241,7 +251,7 @@ def count_codes(scan, states=None, ports: Iterable[int] = (), exclude_ports: boo
     fw2_mini = [0]
 
     def consume(buf, n, result):
-        fw2_mini[0] += wire.count_chunk(buf, n, codes, result)
+        fw2_mini[0] += count_chunk(buf, n, codes, result)
 
     def reset():
         codes[:] = [0] * wire.STATE_SLOTS
@@ -257,7 +267,9 @@ def count_states(netns: str | None = None, ports: Iterable[int] = ()) -> StateCo
         return diag.count(ports)
 
 
-def dump(netns: str | None = None, states=None, ports: Iterable[int] = ()) -> DumpResult:
-    """TCP sockets of ``netns`` as SocketRecords, filtered in the kernel."""
+def dump(netns: str | None = None, states=None, ports: Iterable[int] = (),
+         cgroup: bool = False, cgroup_ids: Iterable[int] = ()) -> DumpResult:
+    """TCP sockets of ``netns`` as SocketRecords, filtered in the kernel (``cgroup``,
+    ``cgroup_ids``: as for ``SockDiag.records``)."""
     with SockDiag(netns) as diag:
-        return diag.records(states, ports)
+        return diag.records(states, ports, cgroup=cgroup, cgroup_ids=cgroup_ids)

@@ -4,8 +4,11 @@
 ``--socklife-*`` arguments and the listeners; nothing opens a socket before ``init``.
 arguments (options and rules), hostkey (one sampler per host and namespace),
 sampler_proc + source (the sampler as a child process, its lines read cooperatively),
-collector (per-host runs, totals, run summary, findings per host, checks), csv_sink
-(``<prefix>_tcp.csv``), webui (the "TCP states" tab, findings on top, and chart page),
+remote (``--socklife-remote``: an exporter's samples polled as a host), collector
+(per-host runs, totals, run summary, findings per host, checks), history (each host's
+chart points, bounded), rows (the figures of a host's latest sample and their total),
+csv_sink (``<prefix>_tcp.csv``), webui + webui_tab.js (the "TCP states" tab: findings
+on top, hosts and total, the chart, the CSV under "Download Data"),
 tcp_user (a raw TCP User with connect and request timings), target / http_target (the
 target a locustfile starts for itself),
 demo_run (``socklife demo``), plugin (the wiring into Locust's events).

@@ -1,5 +1,6 @@
-"""The ``--socklife-*`` arguments, the ``NAME=N`` rules of ``--socklife-max`` and the
-severity of ``--socklife-fail-on``.
+"""The ``--socklife-*`` arguments, the ``[HOST:]NAME=N`` rules of ``--socklife-max`` and
+``--socklife-min``, the remotes of ``--socklife-remote`` and the severity of
+``--socklife-fail-on``.
 
 Arguments are added to Locust's parser itself (not a group) so the web UI shows them.
 Rules are harness.observe.thresholds rules (the same names as `socklife check --max`).
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
+from harness.load.remote import RemoteSpec, parse_remote
 from harness.observe.loop import MAX_INTERVAL_S, MIN_INTERVAL_S
 from harness.observe.thresholds import Rule, parse_rule
 from harness.values import FiniteFloat, for_argparse
@@ -24,6 +26,20 @@ def _rule(text: str) -> str:
     # kept as text: the master ships its options to workers as msgpack
     try:
         return str(parse_rule(text))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _min_rule(text: str) -> str:
+    try:
+        return str(parse_rule(text, "min"))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _remote(text: str) -> str:
+    try:
+        return str(parse_remote(text))
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -49,11 +65,27 @@ def add_arguments(parser) -> None:
                              "(repeatable; default: the port of --host; 0: every socket, "
                              "cheaper at high rates: see docs/performance.md).")
     parser.add_argument("--socklife-max", type=_rule, action="append", default=None,
-                        metavar="NAME=N", include_in_web_ui=False,
+                        metavar="[HOST:]NAME=N", include_in_web_ui=False,
                         help="socklife: exit 3 when NAME exceeds N over the run; NAME is a "
                              "TCP state (its peak), leaks, listen_overflows, eaddrnotavail, "
-                             "ephemeral_fraction, accept_queue_fill or time_wait_peak "
+                             "ephemeral_fraction, accept_queue_fill or time_wait_peak; "
+                             "HOST: on that host only (a --socklife-remote NAME, a worker's "
+                             "host, or total), else on every host and the total "
                              "(repeatable).")
+    parser.add_argument("--socklife-min", type=_min_rule, action="append", default=None,
+                        metavar="[HOST:]NAME=N", include_in_web_ui=False,
+                        help="socklife: exit 3 when NAME stays below N (as --socklife-max).")
+    parser.add_argument("--socklife-remote", type=_remote, action="append", default=None,
+                        metavar="NAME=URL", include_in_web_ui=False,
+                        help="socklife: also poll the `socklife exporter` at URL (its "
+                             "/api/v1/samples) every interval, as host NAME (repeatable).")
+    parser.add_argument("--socklife-remote-token-file", default=None, metavar="FILE",
+                        include_in_web_ui=False,
+                        help="socklife: send the bearer token in FILE to every remote.")
+    parser.add_argument("--socklife-remote-ca-file", default=None, metavar="FILE",
+                        include_in_web_ui=False,
+                        help="socklife: trust the CA certificates in FILE for https "
+                             "remotes (default: the system's).")
     parser.add_argument("--socklife-cpu-budget", type=for_argparse(BUDGET), default=2.0,
                         metavar="PERCENT",
                         help="socklife: share of one core the sampler may spend on what "
@@ -83,13 +115,19 @@ class Settings:
     record: str | None = None
     csv_prefix: str | None = None
     fail_on: str | None = None
+    remotes: tuple[RemoteSpec, ...] = ()
+    token_file: str | None = None
+    ca_file: str | None = None
 
     @classmethod
     def from_options(cls, options) -> Settings:
         """Settings from Locust's parsed options (or defaults when there are none)."""
         if options is None:
             return cls()
-        rules = tuple(parse_rule(r) for r in getattr(options, "socklife_max", None) or ())
+        rules = (*(parse_rule(r) for r in getattr(options, "socklife_max", None) or ()),
+                 *(parse_rule(r, "min") for r in getattr(options, "socklife_min", None) or ()))
+        remotes = tuple(parse_remote(r) for r in getattr(options, "socklife_remote", None)
+                        or ())
         return cls(
             interval=float(getattr(options, "socklife_interval", None) or 1.0),
             cpu_budget=float(getattr(options, "socklife_cpu_budget", None) or 2.0),
@@ -99,6 +137,9 @@ class Settings:
             record=getattr(options, "socklife_record", None) or None,
             csv_prefix=getattr(options, "csv_prefix", None) or None,
             fail_on=getattr(options, "socklife_fail_on", None) or None,
+            remotes=remotes,
+            token_file=getattr(options, "socklife_remote_token_file", None) or None,
+            ca_file=getattr(options, "socklife_remote_ca_file", None) or None,
         )
 
 

@@ -6,9 +6,11 @@ process of a local run) one process per host and namespace samples the kernel
 in a local run, straight to its own handler (Locust's LocalRunner delivers to itself).
 Where results go (master or local) the handler adds Locust's rates, feeds the collector,
 writes ``<csv-prefix>_tcp.csv`` and the optional JSONL (whose summary line carries the
-findings), and at ``quitting`` prints each host's findings, then its figures, and checks
-the ``--socklife-max`` rules and ``--socklife-fail-on``: one ``CHECK FAILED`` line each
-and exit code 3.
+findings); there too a greenlet per ``--socklife-remote`` polls its exporter
+(harness.load.remote) and hands its samples to the same handler, and a round each
+interval writes the CSV's total row. At ``quitting`` it prints each host's findings,
+then the table of hosts and their total, and checks the ``--socklife-max``/``-min``
+rules and ``--socklife-fail-on``: one ``CHECK FAILED`` line each and exit code 3.
 """
 
 from __future__ import annotations
@@ -30,12 +32,19 @@ from harness.load.arguments import Settings, add_arguments, port_of_host
 from harness.load.collector import Collector
 from harness.load.csv_sink import TcpCsv
 from harness.load.hostkey import HostLock, host_label
+from harness.load.remote import Remote, check_remotes, read_token
+from harness.load.rows import host_row
 from harness.load.source import SampleProcess
 from harness.sinks.jsonl import JsonlWriter
 from harness.sinks.outputs import LineWriteError, check_outputs
 
 MESSAGE = "socklife_sample"
 log = logging.getLogger("socklife")
+
+
+def remote_key(name: str) -> str:
+    """The collector's key of a remote host (workers' keys are host name-inode)."""
+    return f"remote:{name}"
 
 
 def eaddrnotavail_count(stats) -> int:
@@ -88,6 +97,9 @@ class LoadWatch:
         self.checked: list[str] | None = None
         self.rates: LoadRates | None = None
         self.write_errors: list[str] = []
+        self.remotes: list[Remote] = []
+        self.pollers: list = []  # a greenlet per remote, and the rounds' (total rows)
+        self.fresh = False  # a sample came since the last total row
 
     # -- set-up ---------------------------------------------------------------------
     @property
@@ -113,7 +125,7 @@ class LoadWatch:
             if env.web_ui:
                 from harness.load.webui import install
 
-                install(env.web_ui, self.collector)
+                install(env.web_ui, self)
         env.events.test_start.add_listener(self.on_test_start)
         env.events.test_stop.add_listener(self.on_test_stop)
         env.events.quitting.add_listener(self.on_quitting)
@@ -135,6 +147,8 @@ class LoadWatch:
             self.jsonl = JsonlWriter(self.settings.record)
         if self.may_sample and self.sampler is None:
             self.start_sampler()
+        if self.collects and not self.pollers:
+            self.start_pollers()
 
     # -- sampling (worker or local) -------------------------------------------------
     def start_sampler(self) -> None:
@@ -172,19 +186,80 @@ class LoadWatch:
 
     def on_test_stop(self, environment, **_kw) -> None:
         self.stop_sampler(final=True)
+        self.stop_pollers(final=True)
+
+    # -- remotes and rounds (master or local) -------------------------------------------
+    @property
+    def poll_timeout(self) -> float:
+        return max(2.0, self.settings.interval)
+
+    def start_pollers(self) -> None:
+        s = self.settings
+        if s.remotes and not self.remotes:
+            token = read_token(s.token_file) if s.token_file else None
+            self.remotes = [Remote(spec, token, self.poll_timeout, s.ca_file)
+                            for spec in s.remotes]
+            self.collector.remotes = self.remotes
+            for remote in self.remotes:
+                self.collector.expect(remote_key(remote.name), remote.name)
+        spawn = self.runner.greenlet.spawn
+        self.pollers = [spawn(self._poll_loop, remote) for remote in self.remotes]
+        self.pollers.append(spawn(self._round_loop))
+
+    def _every_interval(self, step) -> None:
+        while True:
+            t0 = time.monotonic()
+            step()
+            gevent.sleep(max(0.0, self.settings.interval - (time.monotonic() - t0)))
+
+    def _poll_loop(self, remote: Remote) -> None:
+        self._every_interval(lambda: self.poll(remote))
+
+    def poll(self, remote: Remote) -> None:
+        """One poll of ``remote``: its new samples to the handler, a line when it fails."""
+        samples, line = remote.poll(time.time())
+        if line:
+            log.warning(line)
+        for sample in samples:
+            self.take(remote_key(remote.name), remote.name, sample)
+
+    def _round_loop(self) -> None:
+        self._every_interval(self.total_row)
+
+    def total_row(self) -> None:
+        """The CSV's total row, when a sample came since the last one."""
+        if self.csv and not self.csv.failed and self.fresh:
+            load = self.rates.figures(self.runner, time.monotonic())
+            rows = self.collector.rows(time.time(), load)
+            self._write(self.csv.add, rows[-1])
+        self.fresh = False
+
+    def stop_pollers(self, final: bool) -> None:
+        """End the polls; with ``final`` after one last poll of each remote."""
+        greenlets, self.pollers = self.pollers, []
+        gevent.killall(greenlets, block=True)
+        if final and self.remotes:
+            last = [gevent.spawn(self.poll, remote) for remote in self.remotes]
+            gevent.joinall(last, timeout=self.poll_timeout + 1)
+            gevent.killall(last, block=True)
 
     # -- results (master or local) --------------------------------------------------
     def on_message(self, environment, msg, **_kw) -> None:
         data = msg.data
-        sample = data["sample"]
+        self.take(data["key"], data["label"], data["sample"])
+
+    def take(self, key: str, label: str, sample: dict) -> None:
+        """One host's sample: Locust's rates added, to the files, to the collector."""
         sample["locust"] = self.rates.figures(self.runner, time.monotonic())
         # the files first: they keep the sample whatever the fold does
         if self.csv and not self.csv.failed:
-            self._write(self.csv.add, data["label"], sample)
+            first = self.collector.first_counters(key) or sample.get("counters")
+            self._write(self.csv.add, host_row(label, sample, first))
         if self.jsonl and not self.jsonl.failed:
-            self._write(self.jsonl.write, {**sample, "host": data["label"]})
-        self.collector.add(data["key"], data["label"], sample)
+            self._write(self.jsonl.write, {**sample, "host": label})
+        self.collector.add(key, label, sample)
         self.collector.eaddrnotavail = eaddrnotavail_count(self.runner.stats)
+        self.fresh = True
 
     def _write(self, write, *args) -> None:
         """A file that cannot be written (a full disk) keeps its complete lines and gets
@@ -206,6 +281,7 @@ class LoadWatch:
         if self.checked is not None:
             return self.checked
         self.stop_sampler(final=False)
+        self.stop_pollers(final=False)
         self.checked = []
         if self.collector is not None:
             self.collector.eaddrnotavail = eaddrnotavail_count(self.runner.stats)
@@ -217,6 +293,7 @@ class LoadWatch:
                 except LineWriteError as exc:
                     self.write_errors.append(str(exc))
             if self.csv:
+                self.total_row()
                 self.csv.close()
         if self.lock:
             self.lock.release()
@@ -225,7 +302,7 @@ class LoadWatch:
     def on_quitting(self, environment, **_kw) -> None:
         lines = self.finish()
         if self.collector is not None:  # what went wrong first, then the figures
-            for line in self.collector.finding_lines() + self.collector.host_lines():
+            for line in self.collector.finding_lines() + self.collector.table_lines():
                 print(line, flush=True)
         for line in lines:
             print(line, flush=True)
@@ -266,6 +343,7 @@ def check_options(options) -> None:
             raise UsageProblem(f"--socklife-port: at most {MAX_FILTER_PORTS} different ports "
                                f"(the kernel filter's limit), got {len(set(settings.ports))}")
         check_can_enter(settings.netns)
+        check_remotes(settings.remotes, settings.token_file, settings.ca_file)
         csv = f"{settings.csv_prefix}_tcp.csv" if settings.csv_prefix else None
         record = getattr(options, "socklife_record", None)  # "" is refused, not ignored
         check_outputs({"--socklife-record": record, "--csv": csv},

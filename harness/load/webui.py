@@ -1,20 +1,34 @@
-"""The "TCP states" tab of Locust's web UI, and a plain page with a chart of states.
+"""The "TCP states" tab of Locust's web UI: findings, hosts and their total, a chart.
 
 The tab is a stock extended table: its rows ride along in the ``/stats/requests`` JSON
 the UI polls every 2 s while a test runs (``extended_stats``). The run's findings come
 first, one row each (host, severity, finding, what was seen and the fix), computed
 afresh at every poll from each host's evidence; then one row per host with its latest
-sample's figures, and a total. The chart is a page of its own, ``/socklife/chart``,
-drawing the total of each state over time as inline SVG from ``/socklife/series``.
+sample's figures, and the total (harness.load.rows: counts summed, the worst host's
+fullest queue and headroom). An accept queue that is full reads ``full`` (or
+``overflowing``: connections dropped since the sample before; ``was full``: full at an
+earlier sample) and is marked red (amber for ``was full``).
+
+Above the table, in the tab itself, a chart of the states over time: a small script
+(``/socklife/tab.js``, added to Locust's page) draws one host's history, or the total,
+from ``/socklife/series?host=NAME`` as SVG, with a log scale to choose, and marks the
+full accept queues in the table. Locust's "Download Data" tab offers
+``/socklife/tcp.csv``: the run's ``<prefix>_tcp.csv`` when it writes one, else each
+host's latest row and the total.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import os
+import time
 
 from harness.kernel.inet_diag import STATES
 from harness.load.collector import Collector
-from harness.observe.figures import fullest_listener, headroom, leak_count
+from harness.load.rows import NAMES as CSV_COLUMNS
+from harness.observe.thresholds import TOTAL
 
 TAB_KEY = "tcp-states"
 SHOWN = ("ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT",
@@ -27,7 +41,7 @@ STRUCTURE = [{"key": "host", "title": "Host"}, {"key": "severity", "title": "Sev
              {"key": "accept_queue", "title": "Accept queue"},
              {"key": "leaks", "title": "Leaks"},
              {"key": "headroom", "title": "Port headroom"}]
-
+CSV_TITLE = "Download TCP states CSV (socklife)"
 
 BLANK = {column["key"]: "" for column in STRUCTURE}
 
@@ -40,85 +54,88 @@ def finding_rows(collector: Collector) -> list[dict]:
 
 
 def table_rows(collector: Collector) -> list[dict]:
-    """The findings, then one row per host, then a total (each host's latest sample
-    counted once)."""
+    """The findings, then one row per host, then the total."""
     return finding_rows(collector) + host_rows(collector)
 
 
+def queue_flag(samples: list[dict]) -> str:
+    """`` full`` when a listener of these samples is full now (its queue past its
+    backlog), `` overflowing`` when its namespace's ListenOverflows rose since the
+    sample before (the kernel dropped connections at a full queue in between), ``
+    was full`` when one was full at an earlier sample."""
+    rows = [row for s in samples for row in s.get("listeners") or ()]
+    if any(row["accept_queue"] > row["backlog"] for row in rows):
+        return " full"
+    if any((row.get("overflows_per_s") or 0) > 0 for row in rows):
+        return " overflowing"
+    return " was full" if any(row.get("ever_full") for row in rows) else ""
+
+
+def queue_cell(row: dict, flag: str) -> str:
+    """``3/6`` (waiting / the queue's room, backlog + 1), and the flag (queue_flag)."""
+    if row["accept_queue"] == "":
+        return ""
+    return f"{row['accept_queue']}/{row['backlog'] + 1}{flag}"
+
+
 def host_rows(collector: Collector) -> list[dict]:
-    """One row per host, then a total (each host's latest sample counted once)."""
-    rows = []
-    for run in collector.hosts.values():
-        s = run.latest
-        top = fullest_listener(s)
-        room = headroom(s)
-        rows.append({
-            **BLANK, "host": run.label, "samples": run.samples,
-            **{name.lower(): s["states"].get(name, 0) for name in SHOWN},
-            "accept_queue": f"{top['accept_queue']}/{top['backlog'] + 1}" if top else "",
-            "leaks": leak_count(s), "headroom": "" if room is None else room,
+    """One row per host that sent samples, then their total (each host's latest sample
+    counted once)."""
+    runs = collector.sampled
+    rows = collector.rows(time.time())
+    out = []
+    for row, run in zip(rows, [*runs, None], strict=True):
+        out.append({
+            **BLANK, "host": row["host"],
+            "samples": run.samples if run else sum(r.samples for r in runs),
+            **{name.lower(): row[name] for name in SHOWN},
+            "accept_queue": queue_cell(row, queue_flag([run.latest] if run else
+                                                       [r.latest for r in runs])),
+            "leaks": row["leaks"],
+            "headroom": row["ephemeral_headroom"],
         })
-    if len(rows) > 1:
-        total = collector.total_states()
-        rows.append({**BLANK, "host": "Total", "samples": sum(r["samples"] for r in rows),
-                     **{name.lower(): total[name] for name in SHOWN},
-                     "accept_queue": "", "leaks": sum(r["leaks"] for r in rows),
-                     "headroom": ""})
-    return rows
+    return out
 
 
-CHART_PAGE = """<!doctype html>
-<html><head><meta charset="utf-8"><title>socklife: TCP states over time</title>
-<style>body{font:14px sans-serif;margin:1em}svg{border:1px solid #ccc}
-#legend span{margin-right:1em}</style></head>
-<body><h3>TCP states over time (all sampling hosts, each counted once)</h3>
-<svg id="chart" width="900" height="360"></svg><div id="legend"></div>
-<p id="latest"></p>
-<script>
-const COLORS = {ESTABLISHED:"#1f77b4", SYN_SENT:"#ff7f0e", SYN_RECV:"#2ca02c",
-  FIN_WAIT1:"#d62728", FIN_WAIT2:"#9467bd", TIME_WAIT:"#8c564b", CLOSE_WAIT:"#e377c2",
-  LAST_ACK:"#7f7f7f", CLOSING:"#bcbd22", CLOSE:"#17becf", LISTEN:"#000"};
-function draw(data) {
-  const svg = document.getElementById("chart"), W = 900, H = 360, P = 40;
-  const pts = data.points;
-  if (!pts.length) { svg.innerHTML = ""; return; }
-  const t0 = pts[0][0], t1 = Math.max(pts[pts.length - 1][0], t0 + 1);
-  let ymax = 1;
-  for (const [, st] of pts) for (const k in st) if (st[k] > ymax) ymax = st[k];
-  const x = t => P + (W - 2 * P) * (t - t0) / (t1 - t0);
-  const y = v => H - P - (H - 2 * P) * v / ymax;
-  let out = `<text x="${P}" y="${P - 10}">${ymax}</text><text x="${P}" y="${H - 10}">0</text>`;
-  out += `<text x="${W - P - 60}" y="${H - 10}">${Math.round(t1 - t0)} s</text>`;
-  const legend = [];
-  for (const name of data.states) {
-    if (!pts.some(([, st]) => st[name])) continue;
-    const d = pts.map(([t, st]) => `${x(t).toFixed(1)},${y(st[name] || 0).toFixed(1)}`);
-    out += `<polyline fill="none" stroke="${COLORS[name]}" points="${d.join(" ")}"/>`;
-    legend.push(`<span style="color:${COLORS[name]}">${name} ${pts[pts.length-1][1][name]}</span>`);
-  }
-  svg.innerHTML = out;
-  document.getElementById("legend").innerHTML = legend.join("");
-  document.getElementById("latest").textContent = `${pts.length} samples`;
-}
-async function tick() {
-  try { draw(await (await fetch("series")).json()); } catch (e) {}
-  setTimeout(tick, 2000);
-}
-tick();
-</script></body></html>
-"""
+def series(collector: Collector, host: str) -> dict:
+    """The chart's data for one host (or the total): ``[time, [count per state]]``."""
+    return {"states": list(STATES), "hosts": [TOTAL, *(h.label for h in collector.sampled)],
+            "host": host, "points": collector.points(host)}
 
 
-def install(web_ui, collector: Collector) -> None:
-    """Add the tab, the chart page and the ``/stats/requests`` hook to ``web_ui``."""
-    from flask import Response, request
+def csv_text(rows: list[dict]) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(CSV_COLUMNS)
+    for row in rows:
+        writer.writerow([row[name] for name in CSV_COLUMNS])
+    return buf.getvalue()
 
+
+TAB_JS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "webui_tab.js")
+
+
+def install(web_ui, watch) -> None:
+    """Add the tab, its chart and CSV to ``web_ui`` (``watch``: the plugin's LoadWatch)."""
+    from flask import Response, request, send_file
+
+    collector = watch.collector
     web_ui.template_args["extended_tabs"] = [{"title": "TCP states", "key": TAB_KEY}]
     web_ui.template_args["extended_tables"] = [{"key": TAB_KEY, "structure": STRUCTURE}]
+    web_ui.template_args["extended_csv_files"] = [{"href": "./socklife/tcp.csv",
+                                                   "title": CSV_TITLE}]
     app = web_ui.app
+    with open(TAB_JS, encoding="utf-8") as f:
+        script = f.read()
 
     @app.after_request
     def add_tcp_states(response):
+        if request.path == "/" and response.status_code == 200 \
+                and response.mimetype == "text/html":
+            page = response.get_data(as_text=True)
+            tag = '<script src="./socklife/tab.js" defer></script>'
+            response.set_data(page.replace("</body>", f"{tag}</body>", 1))
+            return response
         if request.path != "/stats/requests" or response.status_code != 200:
             return response
         data = response.get_json()
@@ -126,10 +143,20 @@ def install(web_ui, collector: Collector) -> None:
         response.set_data(json.dumps(data))
         return response
 
+    @app.route("/socklife/tab.js")
+    def socklife_tab_js():
+        return Response(script, mimetype="text/javascript")
+
     @app.route("/socklife/series")
     def socklife_series():
-        return {"states": list(STATES), "points": [[t, st] for t, st in collector.series]}
+        return series(collector, request.args.get("host", TOTAL))
 
-    @app.route("/socklife/chart")
-    def socklife_chart():
-        return Response(CHART_PAGE, mimetype="text/html")
+    @app.route("/socklife/tcp.csv")
+    def socklife_csv():
+        name = f"socklife_tcp_{time.strftime('%Y%m%d-%H%M%S')}.csv"
+        if watch.csv is not None and os.path.exists(watch.csv.path):
+            return send_file(os.path.abspath(watch.csv.path), mimetype="text/csv",
+                             as_attachment=True, download_name=name)
+        answer = Response(csv_text(collector.rows(time.time())), mimetype="text/csv")
+        answer.headers["Content-Disposition"] = f"attachment;filename={name}"
+        return answer

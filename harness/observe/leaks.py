@@ -24,13 +24,16 @@ def close_wait_rows(records, owners) -> list[dict]:
         if r.state != "CLOSE_WAIT":
             continue
         owner = owners.get(r.inode)
-        rows.append({
+        row = {
             "local": r.local, "remote": r.remote,
             "pid": owner.pid if owner else None,
             "process": owner.process if owner else None,
             "fd": owner.fd if owner else None,
             "age_s": None, "cookie": r.cookie,
-        })
+        }
+        if owner:
+            row.update(cmdline=owner.cmdline, user=owner.user)
+        rows.append(row)
     return rows
 
 

@@ -39,14 +39,17 @@ def listener_rows(records, owners) -> list[dict]:
         else:
             pending = syn.get((r.src, r.sport), 0)
         owner = owners.get(r.inode)
-        rows.append({
+        row = {
             "local": r.local,
             "accept_queue": r.rqueue,
             "backlog": r.wqueue,
             "syn_recv": pending,
             "pid": owner.pid if owner else None,
             "process": owner.process if owner else None,
-        })
+        }
+        if owner:
+            row.update(cmdline=owner.cmdline, user=owner.user)
+        rows.append(row)
     rows.sort(key=lambda row: (-queue_fill(row["accept_queue"], row["backlog"]), row["local"]))
     return rows
 

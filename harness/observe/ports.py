@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from collections import Counter
 
+from harness.kernel.dump_columns import BUCKET_MS
 from harness.kernel.sysctls import usable_ports
 
 # --- Forecast: how long until connect() to one destination runs out of ports ---------
 
 TIME_WAIT_S = 60.0  # TCP_TIMEWAIT_LEN, fixed in Linux
 MAX_DESTINATIONS = 50  # rows of a sample's by_destination (those running out are kept too)
-BUCKET_MS = 256  # TIME_WAIT expiry histograms count ms-left >> 8 (the byte at msg+53)
 RATE_WINDOW_S = 10.0
 
 
@@ -37,8 +37,9 @@ def close_rate(tw_hist, window_s: float = RATE_WINDOW_S) -> float:
 
     A TIME_WAIT socket with 55 s left was closed 5 s ago, so the sockets whose timer is
     above 60 - w closed within the last w seconds. ``tw_hist`` maps ``expires_ms >> 8``
-    to a count. When every recent socket is younger than the window (the load started
-    less than w ago) the window shrinks to the oldest one's age (at least 1 s).
+    (BUCKET_MS each) to a count. When every recent socket is younger than the window
+    (the load started less than w ago) the window shrinks to the oldest one's age (at
+    least 1 s).
     """
     floor = int((TIME_WAIT_S - window_s) * 1000) // BUCKET_MS + 1
     recent = [(b, n) for b, n in tw_hist.items() if b >= floor]

@@ -3,7 +3,9 @@
 Every line is validated against the sample contract (harness.schema) as it is read, and
 a line that breaks it is a RunFileError naming the file, the line and the field.
 Samples are folded into a RunSummary per sampling host (the Locust plugin's samples
-carry ``host``) as they are read, so a long run is never held in memory. A file
+carry ``host``) as they are read, so a long run is never held in memory; a recording of
+several hosts also gives each host's summary and the total's (harness.observe.totals),
+for rules per host. A file
 without its summary line (a run that was killed) is summarised from its samples;
 ``Run.computed`` says so. The findings are always computed from the samples (the same
 rules as live), with the summary line's EADDRNOTAVAIL count.
@@ -21,7 +23,9 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from harness.observe.findings import ordered
 from harness.observe.summary import RunSummary, combine
+from harness.observe.totals import TotalPeaks, total_summary
 from harness.schema.validate import ContractError, check_line
 
 
@@ -37,6 +41,8 @@ class Run:
     notes: list[str] = field(default_factory=list)  # what was tolerated, one line each
     broken: bool = False  # a line other than a cut last one broke the contract
     problem: str | None = None  # the first such line, file:line: problem
+    hosts: dict[str, dict] = field(default_factory=dict)  # label -> Summary (several hosts)
+    total: dict | None = None  # over the hosts (harness.observe.totals), when several
 
 
 def when(t: float) -> datetime | None:
@@ -145,6 +151,7 @@ class RunFold:
     def __init__(self):
         self.hosts: dict[str | None, RunSummary] = {}
         self.line: dict | None = None  # the summary line, when the file has one
+        self.peaks = TotalPeaks()
 
     def add(self, doc: dict) -> None:
         if "summary" in doc:
@@ -155,6 +162,7 @@ class RunFold:
         if run is None:
             run = self.hosts[host] = RunSummary(host=host)
         run.add(doc)
+        self.peaks.add(host, doc.get("states") or {})
 
     @property
     def samples(self) -> int:
@@ -167,7 +175,15 @@ class RunFold:
         computed = combine(list(self.hosts.values())).summary(failed)
         if self.line is None:
             return computed
-        return {**computed, **self.line, "findings": computed["findings"]}
+        # a finding no sample gives (a remote that did not answer) comes from the line
+        polled = [f for f in self.line.get("findings") or ()
+                  if f.get("id") == "remote_unreachable"]
+        return {**computed, **self.line,
+                "findings": ordered(computed["findings"] + polled)}
+
+    def host_summaries(self) -> dict[str, dict]:
+        """Each labelled host's Summary, in a recording of a Locust run (else empty)."""
+        return {host: run.summary() for host, run in self.hosts.items() if host is not None}
 
 
 def load_run(path: str, tolerant: bool = False) -> Run:
@@ -178,5 +194,11 @@ def load_run(path: str, tolerant: bool = False) -> Run:
         fold.add(doc)
     if fold.samples == 0:
         raise RunFileError(reader.problem or f"{path}: no samples")
-    return Run(fold.summary(), fold.samples, computed=fold.line is None, notes=reader.notes,
-               broken=reader.broken, problem=reader.problem)
+    summary = fold.summary()
+    hosts = fold.host_summaries()
+    if len(hosts) == 1:  # the one host: the file's own summary (EADDRNOTAVAIL is there)
+        hosts = dict.fromkeys(hosts, summary)
+    total = (total_summary(summary, list(hosts.values()), fold.peaks)
+             if len(fold.hosts) > 1 else None)
+    return Run(summary, fold.samples, computed=fold.line is None, notes=reader.notes,
+               broken=reader.broken, problem=reader.problem, hosts=hosts, total=total)

@@ -5,17 +5,18 @@ One sample is cheap whatever the number of TIME_WAIT sockets:
   families from one walk of the kernel's hash (sockdiag.ONE_WALK);
 - the TIME_WAIT count comes from /proc/net/sockstat (O(1)) without a port filter; with
   one, from the TIME_WAIT details below when they are dumped in the sample (every
-  sample at intervals >= 1 s), else from a dump counted from the raw bytes (count_chunk:
-  no object and no Python step per socket) of the TIME_WAIT sockets on the ports, or,
-  when those are most of the namespace's, of the ones on other ports, subtracted from
-  sockstat's count;
+  sample at intervals >= 1 s), else from a dump counted from the raw bytes
+  (kernel/dump_columns.py: no object and no Python step per socket) of the TIME_WAIT
+  sockets on the ports, or, when those are most of the namespace's, of the ones on
+  other ports, subtracted from sockstat's count;
 - the TIME_WAIT details (expiry histogram, ports in use per destination) come from a
-  TIME_WAIT-only dump aggregated from the raw bytes (timewait.py), refreshed every
-  ``detail_s`` seconds (1 s by default; every sample at intervals >= 1 s), or less
-  often when the CPU budget (budget.py, ``cpu_budget`` of one core) does not allow it:
-  the count stays exact every sample, only the expiry histogram and per destination
-  TIME_WAIT ports are older, and ``ages_s`` says by how much; the sysctls and the
-  owner lookups of new sockets share the same budget;
+  TIME_WAIT-only dump aggregated from the raw bytes (timewait.py over
+  kernel/dump_columns.py), refreshed every ``detail_s`` seconds (1 s by default;
+  every sample at intervals >= 1 s), or less often when the CPU budget (budget.py,
+  ``cpu_budget`` of one core) does not allow it: the count stays exact every sample,
+  only the expiry histogram and per destination TIME_WAIT ports are older, and
+  ``ages_s`` says by how much; the sysctls and the owner lookups of new sockets share
+  the same budget;
 - owners are looked up once per socket, for listeners, and for CLOSE_WAIT sockets once
   they have lasted ``OWNER_AFTER_S`` (or the leak threshold, if shorter): a normal close
   passes through CLOSE_WAIT in micro- to milliseconds, and under load looking each of

@@ -2,13 +2,10 @@
 
 At 100,000 TIME_WAIT sockets decoding each into an object costs ~100 ms, too much for a
 sampler at 10 Hz. A TIME_WAIT dump is a row of equal-size messages, so each field of
-interest is a strided byte column (``bytes[offset::stride]``), and ``Counter``s over the
-zipped columns count sockets by local port and by (remote address, remote port, expiry
-bucket) in C, with no Python code run per socket. Offsets into ``inet_diag_msg``
-(include/uapi/linux/inet_diag.h), past the 16-byte nlmsghdr: family +0, state +1,
-sport +4..5 and dport +6..7 big-endian, dst +24..(28|40), idiag_expires +52 (u32,
-native order: ms left <= 60,000, so the byte at +53 is ``expires >> 8``, a 256 ms
-bucket, and +54/+55 are zero).
+interest is a strided byte column (kernel/dump_columns.py, which alone knows where the
+fields lie), and ``Counter``s over the zipped columns count sockets by local port and by
+(remote address, remote port, expiry bucket) in C, with no Python code run per socket.
+The expiry bucket is ``idiag_expires >> 8``, 256 ms.
 
     >>> bucket_seconds(234)      # 234 * 256 ms
     59.904
@@ -17,37 +14,16 @@ bucket, and +54/+55 are zero).
 from __future__ import annotations
 
 import operator
-import socket
 from collections import Counter
 from itertools import compress
 
-from harness.kernel import inet_diag as wire
+from harness.kernel.dump_columns import TimeWaitColumns, destination, time_wait_rows
+from harness.kernel.inet_diag import ChunkResult
 from harness.observe.ports import BUCKET_MS, TIME_WAIT_S, close_rate
-
-HDR = wire.NLMSG_HDRLEN
-SPORT = (4, 5)
-V4_DEST = (24, 25, 26, 27, 6, 7, 53)  # dst, dport, expires >> 8
-V6_DEST = (*range(24, 40), 6, 7, 53)
 
 
 def bucket_seconds(bucket: int) -> float:
     return bucket * BUCKET_MS / 1000
-
-
-def _dest_columns(family: int) -> tuple[int, ...]:
-    return V4_DEST if family == socket.AF_INET else V6_DEST
-
-
-def _uniform_prefix(view: bytes, length: int) -> tuple[int, int, int]:
-    """(bytes covered, stride, family) of the leading run of equal-size socket messages
-    of one family (wire.uniform_run)."""
-    end, stride = wire.uniform_run(view, length, 2)
-    if not end:
-        return 0, 0, 0
-    family = view[HDR]
-    if view[HDR:end:stride] != bytes((family,)) * (end // stride):
-        return 0, 0, 0
-    return end, stride, family
 
 
 class TimeWaitGroups:
@@ -86,18 +62,17 @@ class TimeWaitGroups:
     def _ephemeral(self, sport: int) -> bool:
         return self.lo <= sport <= self.hi and sport not in self.listening
 
-    def add_chunk(self, buf, length: int, result: wire.ChunkResult) -> None:
+    def add_chunk(self, buf, length: int, result: ChunkResult) -> None:
         view = bytes(buf[:length])
-        end, stride, family = _uniform_prefix(view, length)
-        if end:
-            if any(b & wire.NLM_F_DUMP_INTR for b in set(view[6:end:stride])):
+        run = TimeWaitColumns(view, length)
+        if run.end:
+            if run.interrupted:
                 result.interrupted = True
-            hi_col = view[HDR + 4:end:stride]
-            lo_col = view[HDR + 5:end:stride]
-            pairs = list(zip(hi_col, lo_col, strict=True))
+            hi_col = run.sport_hi
+            pairs = list(zip(hi_col, run.sport_lo, strict=True))
             self.sports.update(pairs)
-            self.hist.update(view[HDR + 53:end:stride])
-            cols = [view[HDR + c:end:stride] for c in _dest_columns(family)]
+            self.hist.update(run.bucket)
+            cols = run.dest()
             inside = min(hi_col) >= self.lo >> 8 and max(hi_col) <= self.hi >> 8
             if not (inside and self._excluded.isdisjoint(pairs)):
                 # Keep the client-side rows (high byte in the range and not an excluded
@@ -105,22 +80,17 @@ class TimeWaitGroups:
                 keep = list(map(operator.gt, map(self._hi_in_range.__contains__, hi_col),
                                 map(self._excluded.__contains__, pairs)))
                 cols = [bytes(compress(col, keep)) for col in cols]
-            self.dests.setdefault(family, Counter()).update(zip(*cols, strict=True))
-            self.families.add(family)
-        if end < length:
-            wire.walk(view[end:], length - end, self._one, result)
+            self.dests.setdefault(run.family, Counter()).update(zip(*cols, strict=True))
+            self.families.add(run.family)
+        if run.end < length:
+            time_wait_rows(view, run.end, length, self._one, result)
 
-    def _client_side(self, b, off) -> None:
-        if self._ephemeral(b[off + 4] << 8 | b[off + 5]):
-            fam = b[off]
-            key = tuple(b[off + c] for c in _dest_columns(fam))
-            self.dests.setdefault(fam, Counter())[key] += 1
-
-    def _one(self, b, off) -> None:
-        self.families.add(b[off])
-        self.sports[(b[off + 4], b[off + 5])] += 1
-        self.hist[b[off + 53]] += 1
-        self._client_side(b, off)
+    def _one(self, family: int, sport: tuple[int, int], bucket: int, dest: tuple) -> None:
+        self.families.add(family)
+        self.sports[sport] += 1
+        self.hist[bucket] += 1
+        if self._ephemeral(sport[0] << 8 | sport[1]):
+            self.dests.setdefault(family, Counter())[dest] += 1
 
 
 class TimeWaitView:
@@ -133,11 +103,11 @@ class TimeWaitView:
         self.by_dest: dict[str, Counter] = {}
         for family, counter in groups.dests.items():
             for key, n in counter.items():
-                remote = _remote(family, key[:-1])
+                remote, bucket = destination(family, key)
                 hist = self.by_dest.get(remote)
                 if hist is None:
                     hist = self.by_dest[remote] = Counter()
-                hist[key[-1]] += n
+                hist[bucket] += n
 
     @property
     def count(self) -> int:
@@ -160,13 +130,6 @@ class TimeWaitView:
         extra = {(p >> 8, p & 0xFF) for p in open_ports if lo_hi <= p >> 8 <= hi_hi}
         extra = (extra | {p for p in open_pairs if lo_hi <= p[0] <= hi_hi}) - g._excluded
         return len(self._tw_pairs) + len(extra - self._tw_pairs)
-
-
-def _remote(family: int, dest: tuple) -> str:
-    raw, port = bytes(dest[:-2]), dest[-2] << 8 | dest[-1]
-    if family == socket.AF_INET:
-        return f"{socket.inet_ntop(socket.AF_INET, raw)}:{port}"
-    return f"[{socket.inet_ntop(socket.AF_INET6, raw)}]:{port}"
 
 
 def expiry_summary(hist: Counter) -> dict:
@@ -198,10 +161,3 @@ def time_wait_analysis(count: int, hist: Counter, growth_per_s: float | None) ->
         "steady_state": round(rate * TIME_WAIT_S),
         "drained_in_s": expires["max"] if count else 0.0,
     }
-
-
-def hist_from_records(records) -> Counter:
-    """The same histogram from decoded records (one-shot snapshots, tests)."""
-    return Counter(r.expires // BUCKET_MS for r in records if r.state == "TIME_WAIT")
-
-

@@ -7,6 +7,8 @@ FINDING_IDS = (
     "accept_queue_overflow", "syn_queue_overflow", "close_wait_accumulation",
     "ephemeral_exhaustion", "server_time_wait", "time_wait_bucket_overflow",
     "connection_churn", "syn_sent_pileup", "retransmissions_resets",
+    # a load run's remote host that did not answer (the Locust plugin's polls)
+    "remote_unreachable",
     # the standing facts of a namespace's settings (`socklife doctor`)
     "port_range", "tw_reuse", "listen_backlog", "target_rate",
 )

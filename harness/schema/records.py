@@ -63,6 +63,16 @@ class States(TypedDict):
     CLOSING: Annotated[int, F("both sides closed at once (simultaneous close)", "sockets")]
 
 
+# An owner's details beyond pid and name (kernel/owners.py, psutil), in the rows that
+# name a process: present when the process is known.
+OwnerCmdline = NotRequired[Annotated[str | None, F(
+    "that process's arguments joined by spaces, cut to 200 characters (null: not "
+    "readable; present when the process is known)")]]
+OwnerUser = NotRequired[Annotated[str | None, F(
+    "the name of that process's real uid (its number when it has no name; present when "
+    "the process is known)")]]
+
+
 class Listener(TypedDict):
     """A listening socket and its queues, fullest first."""
 
@@ -85,6 +95,8 @@ class Listener(TypedDict):
     time_wait: NotRequired[Annotated[int, F(
         "TIME_WAIT sockets on its port: connections the server closed first (absent "
         "from records made before findings)", "sockets")]]
+    cmdline: OwnerCmdline
+    user: OwnerUser
     cgroup: NotRequired[Annotated[str, F(
         "cgroup v2 path of the listening socket (/system.slice/nginx.service, "
         "/docker/<id>), from the dump's INET_DIAG_CGROUP_ID, when the dump decodes it")]]
@@ -104,6 +116,8 @@ class CloseWaitSocket(TypedDict):
     cookie: Annotated[int, F("the kernel's socket cookie (idiag_cookie): one socket's "
                              "identity across samples")]
     leak: Annotated[bool, F("age_s >= the leak threshold")]
+    cmdline: OwnerCmdline
+    user: OwnerUser
     cgroup: NotRequired[Annotated[str, F(
         "cgroup v2 path of the socket (INET_DIAG_CGROUP_ID), when the dump decodes it")]]
 
@@ -515,8 +529,12 @@ class Verdict(TypedDict):
     name: Annotated[str, F("the figure judged")]
     kind: Annotated[Literal["max", "min"], F("max: observed <= limit; min: >=")]
     limit: Annotated[float, F("the limit")]
-    observed: Annotated[float, F("the run's value")]
+    observed: Annotated[float | None, F("the run's value (null: the host named gave no "
+                                        "sample)")]
     passed: Annotated[bool, F("whether the rule holds")]
+    host: NotRequired[Annotated[str, F(
+        "the host judged, in a recording of several hosts: a sampling host, or 'total' "
+        "for the figures over all of them (absent for a one-host recording)")]]
 
 
 class CheckReport(TypedDict):

@@ -64,9 +64,33 @@ def test_killed_distributed_run(capsys, run_file):
     code, out, err = check(capsys, run_file("two_hosts_killed.jsonl"),
                            "--max", "listen_overflows=3", "--max", "CLOSE_WAIT=0")
     assert code == 1 and "no summary line" in err
-    rows = {line.split()[0]: line.split() for line in table(out)}
-    assert rows["listen_overflows"][1:] == ["3", "<=", "3", "ok"]
-    assert rows["CLOSE_WAIT"][1:] == ["1", "<=", "0", "FAIL"]
+    rows = {tuple(line.split()[:2]): line.split()[2:] for line in table(out)}
+    assert rows["total", "listen_overflows"] == ["3", "<=", "3", "ok"]
+    assert rows["worker-a", "CLOSE_WAIT"] == ["1", "<=", "0", "FAIL"]
+    assert rows["worker-b", "CLOSE_WAIT"] == ["0", "<=", "0", "ok"]
+    assert rows["total", "CLOSE_WAIT"] == ["1", "<=", "0", "FAIL"]
+
+
+def test_rules_per_host_in_a_distributed_recording(capsys, run_file):
+    """HOST:NAME=N holds for that host; NAME=N for each host and the total, whose peak is
+    that of the sum (TIME_WAIT 420 + 360), not the worst host's."""
+    path = run_file("two_hosts_killed.jsonl")
+    code, out, _ = check(capsys, path, "--max", "worker-b:CLOSE_WAIT=0", "--max",
+                         "TIME_WAIT=500", "--json")
+    report = json.loads(out)
+    got = [(v["host"], v["rule"], v["observed"], v["passed"]) for v in report["verdicts"]]
+    assert got == [("worker-b", "CLOSE_WAIT=0", 0, True),
+                   ("worker-a", "TIME_WAIT=500", 420, True),
+                   ("worker-b", "TIME_WAIT=500", 360, True),
+                   ("total", "TIME_WAIT=500", 780, False)]
+    assert code == 1
+    code, _, _ = check(capsys, path, "--max", "total:TIME_WAIT=780")
+    assert code == 0
+    code, out, err = check(capsys, path, "--max", "nobody:CLOSE_WAIT=0")
+    assert code == 2
+    assert "no host 'nobody' in the recording (its hosts: worker-a, worker-b, total)" in err
+    code, _, err = check(capsys, run_file("leaky.jsonl"), "--max", "server:CLOSE_WAIT=0")
+    assert code == 2 and "the recording has no hosts" in err
 
 
 @pytest.mark.parametrize("args, needle", [
@@ -74,7 +98,7 @@ def test_killed_distributed_run(capsys, run_file):
     (["{corrupt}", "--max", "TIME_WAIT=1"], ":2: not a JSON line"),
     (["{leaky}", "--max", "BOGUS=1"], "unknown name 'BOGUS'"),
     (["{leaky}", "--max", "TIME_WAIT=lots"], "bad number"),
-    (["{leaky}", "--max", "TIME_WAIT"], "expected NAME=N"),
+    (["{leaky}", "--max", "TIME_WAIT"], "NAME=N, got 'TIME_WAIT'"),
     (["{leaky}"], "nothing to check"),
     (["{leaky}", "--baseline", "{corrupt}"], "not a baseline"),
     (["{leaky}", "--max", "TIME_WAIT=1", "--tolerance", "x%"], "bad --tolerance"),

@@ -8,7 +8,7 @@ import pytest
 from sockets_util import listener, pair
 
 from harness.cli import main
-from harness.commands.snapshot import render_text
+from harness.commands.snapshot import CMDLINE_WIDTH, render_text
 
 
 @pytest.mark.parametrize("args, needle", [
@@ -82,3 +82,26 @@ def test_text_fits_80_columns_at_the_widest_values():
     for needle in ("CLOSING 1234567", f"EstabResets {2**63}", "abcdefghijklm", "4194304",
                    "65535", "approximate", "exhausts in ~99999s"):
         assert needle in text, needle
+
+
+def test_a_wide_terminal_also_shows_the_command_lines():
+    """At CMDLINE_WIDTH columns the listener and CLOSE_WAIT tables add COMMAND; narrower
+    (or into a file, 80 columns) they do not, and a long command line folds, never cut."""
+    long_cmd = "java -Xmx4g -cp " + "lib/x.jar:" * 20 + " Main"
+    snap = {
+        "netns": None, "states": {"LISTEN": 1, "CLOSE_WAIT": 1},
+        "listeners": [{"local": "127.0.0.1:8080", "accept_queue": 0, "backlog": 128,
+                       "syn_recv": 0, "process": "java", "pid": 4242, "cmdline": long_cmd,
+                       "user": "app"}],
+        "close_wait": [{"local": "127.0.0.1:8080", "remote": "127.0.0.1:50000", "pid": None,
+                        "fd": None, "process": None}],
+        "time_wait": {"count": 0, "expires_s": {"min": None, "p50": None, "max": None}},
+        "ephemeral": {"range": [32768, 60999], "usable": 28232, "in_use": 0,
+                      "by_destination": []},
+        "counters": {},
+    }
+    wide = render_text(snap, CMDLINE_WIDTH)
+    assert "COMMAND" in wide and max(map(len, wide.splitlines())) <= CMDLINE_WIDTH
+    assert "".join(wide.split()).count("".join(long_cmd.split())) == 1  # folded, whole
+    narrow = render_text(snap, CMDLINE_WIDTH - 1)
+    assert "COMMAND" not in narrow and "lib/x.jar" not in narrow and "java/4242" in narrow

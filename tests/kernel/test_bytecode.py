@@ -1,4 +1,5 @@
-"""compile_ports against a line-by-line model of the kernel's inet_diag_bc_audit/_run.
+"""compile_ports, compile_cgroups and compile_filter against a line-by-line model of
+the kernel's inet_diag_bc_audit/_run.
 
 net/ipv4/inet_diag.c: the auditor walks the ``yes`` path and checks every ``no`` target
 with valid_cc(); the runner follows ``yes`` on a match and ``no`` otherwise and accepts
@@ -12,8 +13,10 @@ import struct
 import pytest
 
 from harness.kernel import inet_diag as wire
+from harness.kernel import netlink
 
-S_EQ, D_EQ, JMP = wire.BC_S_EQ, wire.BC_D_EQ, wire.BC_JMP
+S_EQ, D_EQ, JMP, CGROUP = wire.BC_S_EQ, wire.BC_D_EQ, wire.BC_JMP, wire.BC_CGROUP_COND
+MIN_LEN = {S_EQ: 8, D_EQ: 8, JMP: 4, CGROUP: 12}  # valid_port_comparison, valid_cgroupcond
 
 
 def ops(bc: bytes, at: int):
@@ -39,9 +42,9 @@ def audit(bc: bytes) -> bool:
     length, at = len(bc), 0
     while length > 0:
         code, yes, no = ops(bc, at)
-        min_len = 8 if code in (S_EQ, D_EQ) else 4
-        if code not in (S_EQ, D_EQ, JMP):
+        if code not in MIN_LEN:
             return False
+        min_len = MIN_LEN[code]
         if no < min_len or no > length + 4 or no & 3:
             return False
         if no < length and not valid_cc(bc, len(bc), length - no):
@@ -53,7 +56,7 @@ def audit(bc: bytes) -> bool:
     return True
 
 
-def run(bc: bytes, sport: int, dport: int) -> bool:
+def run(bc: bytes, sport: int, dport: int, cgroup_id: int = 0) -> bool:
     length, at = len(bc), 0
     while length > 0:
         code, yes_jump, no_jump = ops(bc, at)
@@ -61,6 +64,8 @@ def run(bc: bytes, sport: int, dport: int) -> bool:
             match = sport == ops(bc, at + 4)[2]
         elif code == D_EQ:
             match = dport == ops(bc, at + 4)[2]
+        elif code == CGROUP:
+            match = cgroup_id == struct.unpack_from("=Q", bc, at + 4)[0]
         else:  # JMP: always takes ``no``
             match = False
         step = yes_jump if match else no_jump
@@ -91,6 +96,34 @@ def test_negated_bytecode_matches_neither_port(ports):
     assert wire.compile_ports([], negate=True) == b""
 
 
+@pytest.mark.parametrize("ids", [[7], [7, 1 << 40], list(range(100, 140))])
+def test_cgroup_bytecode_matches_one_of_the_ids(ids):
+    bc = wire.compile_cgroups(ids)
+    assert audit(bc) and len(bc) == 16 * len(ids) - 4
+    for cgroup_id in ids:
+        assert run(bc, 80, 50000, cgroup_id)
+    assert not run(bc, 80, 50000, 8) and not run(bc, 80, 50000, 0)  # 0: a minisocket
+    assert wire.compile_cgroups([]) == b""
+    for bad in (0, -1, 1 << 64):
+        with pytest.raises(ValueError):
+            wire.compile_cgroups([bad])
+
+
+@pytest.mark.parametrize("negate", [False, True])
+def test_port_and_cgroup_filters_are_both_required(negate):
+    """compile_filter: the port program's rejections jump past the cgroup program too,
+    its acceptance runs into it."""
+    bc = wire.compile_filter([80, 443], negate, [7, 9])
+    assert audit(bc)
+    for sport, dport, cgroup_id in [(80, 5000, 7), (5000, 443, 9), (5000, 5001, 7),
+                                    (80, 5000, 8), (5000, 5001, 8), (443, 443, 0)]:
+        on_port = 80 in (sport, dport) or 443 in (sport, dport)
+        want = (on_port != negate) and cgroup_id in (7, 9)
+        assert run(bc, sport, dport, cgroup_id) == want, (sport, dport, cgroup_id)
+    assert wire.compile_filter([80], negate) == wire.compile_ports([80], negate)
+    assert wire.compile_filter((), negate, [7]) == wire.compile_cgroups([7])
+
+
 def test_no_ports_means_no_filter_and_bad_ports_rejected():
     assert wire.compile_ports([]) == b""
     assert wire.compile_ports([80, 80]) == wire.compile_ports([80])
@@ -103,7 +136,7 @@ def test_request_carries_bytecode_attribute():
     req = wire.build_request(2, 0xFFF, wire.compile_ports([80]))
     length, msg_type, flags = struct.unpack_from("=IHH", req)
     assert length == len(req) and msg_type == wire.SOCK_DIAG_BY_FAMILY
-    assert flags == wire.NLM_F_REQUEST | wire.NLM_F_DUMP
+    assert flags == netlink.NLM_F_REQUEST | netlink.NLM_F_DUMP
     attr_len, attr_type = struct.unpack_from("=HH", req, 16 + 56)
     assert attr_type == wire.INET_DIAG_REQ_BYTECODE and attr_len == 4 + 20
 

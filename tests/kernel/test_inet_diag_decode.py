@@ -13,6 +13,8 @@ from collections import Counter
 import pytest
 
 from harness.kernel import inet_diag as wire
+from harness.kernel import netlink
+from harness.kernel.dump_columns import FLAGS, STATE, _count_uniform, count_chunk
 from harness.kernel.sockdiag import SockDiag, _dump_error
 
 
@@ -46,8 +48,9 @@ def test_ipv4_listeners_request_socket_and_established(fixture_path):
 def test_port_byte_order(fixture_path):
     """idiag_sport is big-endian on the wire: bytes 23 82 are port 9090, not 33315."""
     buf = chunks(fixture_path, "ipv4_mixed")[0]
-    off = wire.NLMSG_HDRLEN
-    assert buf[off + 4:off + 6] == bytes.fromhex("2382")
+    off = netlink.NLMSG_HDRLEN
+    sport = off + wire.INET_DIAG_MSG.offset["idiag_sport"]
+    assert buf[sport:sport + 2] == bytes.fromhex("2382")
     assert wire.decode_msg(buf, off).sport == 9090
 
 
@@ -79,7 +82,7 @@ def test_count_chunk_agrees_with_decode(fixture_path):
         records, _ = decode_all(bufs)
         counts, result = [0] * 16, wire.ChunkResult()
         for buf in bufs:
-            wire.count_chunk(buf, len(buf), counts, result)
+            count_chunk(buf, len(buf), counts, result)
         assert result.done
         for code, name_ in enumerate(wire.STATE_NAMES):
             assert counts[code] == sum(r.state == name_ for r in records), name_
@@ -88,29 +91,29 @@ def test_count_chunk_agrees_with_decode(fixture_path):
 def test_error_in_nlmsg_done(fixture_path):
     """No diag handler for the protocol: the dump ends with NLMSG_DONE carrying -ENOENT."""
     (buf,) = chunks(fixture_path, "dump_done_error")
-    assert int.from_bytes(buf[4:6], "little") == wire.NLMSG_DONE
+    assert netlink.NLMSGHDR.unpack_from(buf)[1] == netlink.NLMSG_DONE
     with pytest.raises(wire.DumpError) as err:
         decode_all([buf])
     assert err.value.errno == errno.ENOENT
     assert "no tcp_diag" in str(_dump_error(err.value.errno))
     with pytest.raises(wire.DumpError):
-        wire.count_chunk(buf, len(buf), [0] * 16, wire.ChunkResult())
+        count_chunk(buf, len(buf), [0] * 16, wire.ChunkResult())
 
 
 def test_nlmsg_error_reply(fixture_path):
     """Bytecode the kernel's auditor rejects: NLMSG_ERROR with -EINVAL."""
     (buf,) = chunks(fixture_path, "nlmsg_error")
-    assert int.from_bytes(buf[4:6], "little") == wire.NLMSG_ERROR
+    assert netlink.NLMSGHDR.unpack_from(buf)[1] == netlink.NLMSG_ERROR
     with pytest.raises(wire.DumpError) as err:
         decode_all([buf])
     assert err.value.errno == errno.EINVAL
     with pytest.raises(wire.DumpError):
-        wire.count_chunk(buf, len(buf), [0] * 16, wire.ChunkResult())
+        count_chunk(buf, len(buf), [0] * 16, wire.ChunkResult())
 
 
 def test_dump_intr_flag_is_seen(fixture_path):
     buf = bytearray(chunks(fixture_path, "ipv4_mixed")[0])
-    buf[6] |= wire.NLM_F_DUMP_INTR  # nlmsg_flags of the first message
+    buf[FLAGS] |= netlink.NLM_F_DUMP_INTR  # nlmsg_flags of the first message
     result = wire.ChunkResult()
     wire.walk(buf, len(buf), lambda b, off: None, result)
     assert result.interrupted
@@ -167,7 +170,7 @@ def fake_diag(replies):
 def test_interrupted_dump_is_retried_then_marked(fixture_path):
     good = chunks(fixture_path, "ipv4_mixed")
     bad = [bytearray(good[0]), good[1]]
-    bad[0][6] |= wire.NLM_F_DUMP_INTR
+    bad[0][FLAGS] |= netlink.NLM_F_DUMP_INTR
     diag = fake_diag([bad] * 8)
     out = []
     ok = diag.scan(lambda b, n, r: wire.walk(b, n, lambda *_: out.append(1), r),
@@ -199,7 +202,7 @@ def test_fast_decode_chunk_equals_the_careful_walk(fixture_path):
         assert result.done and fast == careful
         assert all(type(r) is wire.SocketRecord for r in fast)
     flagged = bytearray(chunks(fixture_path, "ipv4_mixed")[0])
-    flagged[6] |= wire.NLM_F_DUMP_INTR
+    flagged[FLAGS] |= netlink.NLM_F_DUMP_INTR
     result = wire.ChunkResult()
     wire.decode_chunk(flagged, len(flagged), [].append, result)
     assert result.interrupted
@@ -208,16 +211,16 @@ def test_fast_decode_chunk_equals_the_careful_walk(fixture_path):
 def test_uniform_run_of_minisockets_is_counted_by_slicing(fixture_path):
     buf = bytearray(chunks(fixture_path, "ipv4_timewait_multipart")[0])
     counts = [0] * 16
-    covered, fw2 = wire._count_uniform(buf, len(buf), counts, wire.ChunkResult())
+    covered, fw2 = _count_uniform(buf, len(buf), counts, wire.ChunkResult())
     assert covered == len(buf) and fw2 == 0
     assert counts[wire.TCP_TIME_WAIT] == len(buf) // 96
-    buf[6 + 96 * 5] |= wire.NLM_F_DUMP_INTR
-    buf[17 + 96 * 7] = wire.TCP_FIN_WAIT2  # make one a FIN_WAIT2 minisocket (timer 3)
+    buf[FLAGS + 96 * 5] |= netlink.NLM_F_DUMP_INTR
+    buf[STATE + 96 * 7] = wire.TCP_FIN_WAIT2  # make one a FIN_WAIT2 minisocket (timer 3)
     result, counts = wire.ChunkResult(), [0] * 16
-    assert wire.count_chunk(buf, len(buf), counts, result) == 1
+    assert count_chunk(buf, len(buf), counts, result) == 1
     assert result.interrupted and counts[wire.TCP_FIN_WAIT2] == 1
     mixed = chunks(fixture_path, "ipv4_mixed")[0]  # different lengths: not uniform
-    assert wire._count_uniform(mixed, len(mixed), [0] * 16, wire.ChunkResult()) == (0, 0)
+    assert _count_uniform(mixed, len(mixed), [0] * 16, wire.ChunkResult()) == (0, 0)
 
 
 def test_legacy_request_asks_for_both_families():
@@ -225,16 +228,19 @@ def test_legacy_request_asks_for_both_families():
     bytes) with the states bitmask after the sockid and the bytecode attribute after it."""
     bytecode = wire.compile_ports([80])
     req = wire.build_request(socket.AF_UNSPEC, 1 << 6, bytecode, seq=7)
-    length, msg_type, flags, seq, _pid = wire.NLMSGHDR.unpack_from(req)
+    length, msg_type, flags, seq, _pid = netlink.NLMSGHDR.unpack_from(req)
     assert (length, msg_type, seq) == (len(req), wire.TCPDIAG_GETSOCK, 7)
-    assert flags == wire.NLM_F_REQUEST | wire.NLM_F_DUMP
-    family, _s, _d, _ext, sockid, states, dbs = wire.REQ_COMPAT.unpack_from(req, 16)
-    assert (family, sockid, states, dbs) == (socket.AF_UNSPEC, bytes(48), 1 << 6, 0)
-    attr_len, attr_type = wire.NLATTR.unpack_from(req, 16 + 60)
+    assert flags == netlink.NLM_F_REQUEST | netlink.NLM_F_DUMP
+    legacy = wire.INET_DIAG_REQ
+    fields = legacy.unpack_from(req, 16)
+    assert fields == legacy.values(idiag_family=socket.AF_UNSPEC, idiag_states=1 << 6)
+    assert req[16:16 + 60] == bytes(legacy.offset["idiag_states"]) + (1 << 6).to_bytes(
+        4, "little") + bytes(4)
+    attr_len, attr_type = netlink.NLATTR.unpack_from(req, 16 + 60)
     assert (attr_len, attr_type) == (4 + len(bytecode), wire.INET_DIAG_REQ_BYTECODE)
     assert req[16 + 64:] == bytecode
     v2 = wire.build_request(socket.AF_INET, 1 << 6)
-    assert int.from_bytes(v2[4:6], "little") == wire.SOCK_DIAG_BY_FAMILY
+    assert netlink.NLMSGHDR.unpack_from(v2)[1] == wire.SOCK_DIAG_BY_FAMILY
     assert len(v2) == 16 + 56
 
 
@@ -245,7 +251,8 @@ def test_one_walk_reply_holds_both_families(fixture_path):
     bufs = chunks(fixture_path, "one_walk_all")
     types = []
     for buf in bufs:
-        wire.walk(buf, len(buf), lambda b, off: types.append(b[off - 12]), wire.ChunkResult())
+        wire.walk(buf, len(buf), lambda b, off: types.append(
+            netlink.NLMSGHDR.unpack_from(b, off - netlink.NLMSG_HDRLEN)[1]), wire.ChunkResult())
     records, result = decode_all(bufs)
     assert result.done and set(types) == {wire.TCPDIAG_GETSOCK}
     by_kind = Counter((r.family, r.state) for r in records)
@@ -256,5 +263,5 @@ def test_one_walk_reply_holds_both_families(fixture_path):
     }
     counts, result = [0] * 16, wire.ChunkResult()
     for buf in bufs:
-        wire.count_chunk(buf, len(buf), counts, result)
+        count_chunk(buf, len(buf), counts, result)
     assert counts[wire.TCP_TIME_WAIT] == 601 and sum(counts) == len(records)

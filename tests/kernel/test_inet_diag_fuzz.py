@@ -1,6 +1,7 @@
 """The netlink decoder on random and mutated recorded bytes (hypothesis): decode_chunk,
-count_chunk and walk give a clean result or the kernel layer's own DumpError, never
-another exception and never an endless loop (an alarm turns a hang into a failure)."""
+decode_chunk_cgroup (and its attribute walker), count_chunk and walk give a clean
+result or the kernel layer's own DumpError, never another exception and never an
+endless loop (an alarm turns a hang into a failure)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 from paths import FIXTURES
 
 from harness.kernel import inet_diag as wire
+from harness.kernel.dump_columns import count_chunk
 
 pytestmark = pytest.mark.fuzz
 
@@ -25,11 +27,12 @@ BUFFERS = st.one_of(st.binary(max_size=600),
 
 
 def each_decoder(buf: bytes):
-    """Run the three public walkers over ``buf``; a DumpError is a clean answer too."""
+    """Run the public walkers over ``buf``; a DumpError is a clean answer too."""
     records: list = []
     for run in (lambda r: wire.decode_chunk(buf, len(buf), records.append, r),
-                lambda r: wire.count_chunk(buf, len(buf), [0] * wire.STATE_SLOTS, r),
+                lambda r: count_chunk(buf, len(buf), [0] * wire.STATE_SLOTS, r),
                 lambda r: wire.walk(buf, len(buf), wire.decode_msg, r),
+                lambda r: wire.decode_chunk_cgroup(buf, len(buf), records.append, r),
                 lambda r: wire.decode_chunk(memoryview(bytearray(buf)), len(buf),
                                             records.append, r)):
         with contextlib.suppress(wire.DumpError):
@@ -50,7 +53,7 @@ def test_decoders_answer_cleanly_or_with_a_dump_error(buf):
 def count(data: bytes, length: int):
     result, counts = wire.ChunkResult(), [0] * wire.STATE_SLOTS
     try:
-        wire.count_chunk(data, length, counts, result)
+        count_chunk(data, length, counts, result)
     except wire.DumpError as exc:
         return exc.errno
     return counts, result.done, result.interrupted

@@ -13,7 +13,7 @@ from collections import Counter
 from contextlib import ExitStack
 
 import pytest
-from load_util import finish, free_port, start_locust
+from load_util import finish, free_port, host_table, start_locust
 from netns_util import ip
 
 from harness.sockets import Server
@@ -23,7 +23,8 @@ RUN = ("--headless", "-u", "6", "-r", "6", "-t", "6s", "--socklife-interval", "0
 
 
 def hosts_in_csv(path) -> Counter:
-    return Counter(row["host"] for row in csv.DictReader(path.open()))
+    """Rows per host (the total rows left out)."""
+    return Counter(row["host"] for row in csv.DictReader(path.open()) if row["host"] != "total")
 
 
 def test_two_workers_on_one_host_sample_it_once(tmp_path):
@@ -47,7 +48,8 @@ def test_two_workers_on_one_host_sample_it_once(tmp_path):
     assert len(declined) == 1, worker_out
     # 6 s at 0.5 s plus a last sample: about 13 rows; both workers sampling would give ~26
     assert 1 <= rows <= 16, rows
-    assert f"socklife: {label}: {rows} samples" in out
+    assert host_table(out)[label][0] == str(rows)  # its samples, in the end-of-run table
+    assert "total" not in host_table(out)  # one host: no total row
 
 
 @pytest.fixture
@@ -84,10 +86,13 @@ def test_workers_in_two_namespaces_are_two_hosts_on_the_master(tmp_path, three_h
     hosts = hosts_in_csv(tmp_path / "dist_tcp.csv")
     assert sorted(label.rsplit("/", 1)[-1] for label in hosts) == sorted([a, b]), (
         hosts, out, worker_out)
+    table = host_table(out)
     for label, rows in hosts.items():
         assert 3 <= rows <= 16, (label, rows)
-        assert f"socklife: {label}: {rows} samples" in out
+        assert table[label][0] == str(rows)
+    assert int(table["total"][0]) == sum(hosts.values())
     rows = list(csv.DictReader((tmp_path / "dist_tcp.csv").open()))
-    # each namespace sees only its own server's listener
-    assert all(row["LISTEN"] == "1" for row in rows)
+    # each namespace sees only its own server's listener; the total counts both
+    assert all(row["LISTEN"] == "1" for row in rows if row["host"] != "total")
+    assert {row["LISTEN"] for row in rows if row["host"] == "total"} >= {"2"}
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
 import pytest
-from load_util import LOCUSTFILES, finish, start_locust
+from load_util import LOCUSTFILES, finish, host_table, start_locust
 
 from harness.sockets import Server
 
@@ -26,7 +27,9 @@ def test_short_tcp_fails_ci_on_a_close_wait_leak_and_passes_on_a_good_server(tmp
         good_code, good_out = finish(good_run)
     assert bad_code == 3, bad_out
     failed = [line for line in bad_out.splitlines() if line.startswith("CHECK FAILED")]
-    assert len(failed) == 1 and failed[0].startswith("CHECK FAILED: CLOSE_WAIT=0 observed ")
+    host = next(csv.DictReader((tmp_path / "bad_tcp.csv").open()))["host"]
+    assert len(failed) == 1 and failed[0].startswith(f"CHECK FAILED: {host} CLOSE_WAIT=0 "
+                                                     "observed ")
     assert int(failed[0].rsplit(" ", 1)[1]) > 0
     assert good_code == 0, good_out
     assert "CHECK FAILED" not in good_out
@@ -53,7 +56,7 @@ def test_short_tcp_starts_its_own_target_and_checks_time_wait(tmp_path):
                                     "-t", "3s", "--socklife-max", "TIME_WAIT=0",
                                     "--socklife-record", "run.jsonl", cwd=tmp_path))
     assert code == 3, out
-    assert "CHECK FAILED: TIME_WAIT=0 observed" in out
+    assert re.search(r"^CHECK FAILED: \S+ TIME_WAIT=0 observed", out, re.M)
     lines = (tmp_path / "run.jsonl").read_text().splitlines()
     assert '"summary"' in lines[-1] and '"locust"' in lines[0]
 
@@ -111,7 +114,7 @@ def test_accept_overflow_fills_the_queue_and_fails_the_overflow_check(tmp_path):
                                     "listen_overflows=0", "--socklife-fail-on", "critical",
                                     "--socklife-record", "ovf.jsonl", cwd=tmp_path))
     assert code == 3, out
-    assert "CHECK FAILED: listen_overflows=0 observed" in out
+    assert re.search(r"^CHECK FAILED: \S+ listen_overflows=0 observed", out, re.M)
     rows = list(csv.DictReader((tmp_path / "ovf_tcp.csv").open()))
     assert max(int(row["accept_queue"]) for row in rows) >= 4  # backlog 4: full or nearly
     assert int(rows[-1]["listen_overflows"]) > int(rows[0]["listen_overflows"])
@@ -119,8 +122,8 @@ def test_accept_overflow_fills_the_queue_and_fails_the_overflow_check(tmp_path):
     host = rows[0]["host"]
     lines = out.splitlines()
     head = lines.index(next(x for x in lines if x.startswith(f"socklife: {host}: findings: ")))
-    figures = lines.index(next(x for x in lines if x.startswith(f"socklife: {host}: ")
-                               and " samples; peaks " in x))
+    figures = lines.index(next(x for x in lines if x.startswith("socklife: peaks per host")))
+    assert int(host_table(out)[host][5]) > 0  # LISTEN_OVERFLOWS during the run
     assert head < figures and lines[head + 1].startswith("CRITICAL accept_queue_overflow ")
     assert any(x.startswith("CHECK FAILED: critical finding accept_queue_overflow ")
                and x.endswith(f"on {host} (--socklife-fail-on critical)") for x in lines)
@@ -139,7 +142,8 @@ def test_port_exhaustion_runs_out_of_ports_in_its_lab(tmp_path):
                                     "eaddrnotavail=0", "--socklife-cpu-budget", "100",
                                     cwd=tmp_path))
     assert code == 3, out
-    assert "CHECK FAILED: eaddrnotavail=0 observed" in out and "EADDRNOTAVAIL" in out
+    assert re.search(r"^CHECK FAILED: \S+ eaddrnotavail=0 observed", out, re.M)
+    assert "EADDRNOTAVAIL" in out
     rows = list(csv.DictReader((tmp_path / "ports_tcp.csv").open()))
     assert {row["ephemeral_usable"] for row in rows} == {"200"}  # the lab client's range
     assert rows[-1]["ephemeral_headroom"] == "0" and rows[-1]["TIME_WAIT"] == "200"

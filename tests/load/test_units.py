@@ -10,8 +10,9 @@ import pytest
 from harness.kernel.inet_diag import STATES
 from harness.load.arguments import Settings, parse_rule, port_of_host
 from harness.load.collector import Collector
-from harness.load.csv_sink import COLUMNS, TcpCsv, iso_utc
+from harness.load.csv_sink import COLUMNS, TcpCsv
 from harness.load.hostkey import HostLock
+from harness.load.rows import host_row, iso_utc
 
 
 def sample(t, cookies=(), listen_overflows=0, **states):
@@ -54,7 +55,7 @@ def test_total_counts_each_host_once_whatever_the_number_of_samples():
     c.add("a", "a", sample(1.0, TIME_WAIT=10))
     c.add("a", "a", sample(2.0, TIME_WAIT=30))  # a's latest replaces its earlier one
     c.add("b", "b", sample(2.1, TIME_WAIT=5))
-    assert c.total_states()["TIME_WAIT"] == 35
+    assert c.rows(3.0)[-1]["TIME_WAIT"] == 35 and c.peaks.latest()["TIME_WAIT"] == 35
     summary = c.summary()
     assert summary["samples"] == 3 and summary["hosts"] == {"a": 2, "b": 1}
     assert summary["peaks"]["TIME_WAIT"] == 30
@@ -68,7 +69,7 @@ def test_close_wait_rule_counts_sockets_that_outlive_a_sample():
     assert c.failed_checks([parse_rule("CLOSE_WAIT=0")]) == []
     c.add("a", "a", sample(3.0, cookies=[3, 4], CLOSE_WAIT=2))  # 3 stayed
     assert c.failed_checks([parse_rule("CLOSE_WAIT=0")]) == [
-        "CHECK FAILED: CLOSE_WAIT=0 observed 1"]
+        "CHECK FAILED: a CLOSE_WAIT=0 observed 1"]
 
 
 def test_failed_checks_one_line_per_violated_rule():
@@ -79,20 +80,23 @@ def test_failed_checks_one_line_per_violated_rule():
     rules = [parse_rule(r) for r in ("TIME_WAIT=7", "TIME_WAIT=6", "listen_overflows=6",
                                      "eaddrnotavail=0", "ephemeral_fraction=0.5")]
     assert c.failed_checks(rules) == [
-        "CHECK FAILED: TIME_WAIT=6 observed 7",
-        "CHECK FAILED: listen_overflows=6 observed 7",
-        "CHECK FAILED: eaddrnotavail=0 observed 4",
+        "CHECK FAILED: a TIME_WAIT=6 observed 7",
+        "CHECK FAILED: a listen_overflows=6 observed 7",
+        "CHECK FAILED: a eaddrnotavail=0 observed 4",
     ]
 
 
 def test_csv_has_one_complete_row_per_sample(tmp_path):
     path = tmp_path / "run_tcp.csv"
     sink = TcpCsv(str(path))
-    sink.add("h", {**sample(1.0, TIME_WAIT=9), "locust": {"rps": 5.0, "users": 2}})
-    sink.add("h", sample(2.0))
+    first = sample(1.0, TIME_WAIT=9, listen_overflows=50)
+    sink.add(host_row("h", {**first, "locust": {"rps": 5.0, "users": 2}}, first["counters"]))
+    sink.add(host_row("h", sample(2.0, listen_overflows=57), first["counters"]))
     sink.close()
     rows = list(csv.DictReader(path.open()))
     assert len(rows) == 2 and list(rows[0]) == list(COLUMNS)
+    assert [(r["listen_overflows"], r["listen_overflows_total"]) for r in rows] == [
+        ("0", "50"), ("7", "57")]  # growth during the run, and the kernel's counter
     assert rows[0]["TIME_WAIT"] == "9" and rows[0]["rps"] == "5.0"
     assert rows[0]["accept_queue_fill"] == "0.5"  # 3 of backlog + 1 = 6
     assert rows[0]["ephemeral_headroom"] == "60"
@@ -160,3 +164,61 @@ def test_the_tab_puts_the_findings_on_top():
     assert rows[0]["finding"] == "accept_queue_overflow 127.0.0.1:7000"
     assert " Fix: Accept faster" in rows[0]["what"] and rows[0]["samples"] == ""
     assert rows[1]["host"] == "host-a" and rows[1]["samples"] == 2 and rows[1]["severity"] == ""
+
+
+def test_every_csv_column_is_documented_with_its_unit():
+    """docs/ci.md's table of <prefix>_tcp.csv: a row for each column (the states share
+    one), with the unit and the total's rule of harness.load.rows."""
+    from paths import ROOT
+
+    from harness.load.rows import COLUMNS as DECLARED
+
+    doc = (ROOT / "docs" / "ci.md").read_text()
+    table = doc[doc.index("### `<prefix>_tcp.csv`"):]
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:4]]
+            for line in table.splitlines() if line.startswith("| `")}
+    states = "`ESTABLISHED` ... `CLOSING` (the eleven states)"
+    for column, unit, how, _meaning in DECLARED:
+        name = states if column in STATES else f"`{column}`"
+        assert name in rows, name
+        assert rows[name][0] == (unit or "-"), name
+        assert (rows[name][1] == "-") == (how == ""), name
+
+
+def test_totals_sum_counts_and_take_the_worst_fill():
+    from harness.load.rows import total_row
+
+    c = Collector()
+    full = {"local": "127.0.0.1:7000", "accept_queue": 6, "backlog": 5}
+    c.add("a", "a", {**sample(1.0, TIME_WAIT=10, listen_overflows=5), "listeners": [full]})
+    c.add("b", "b", sample(1.5, TIME_WAIT=4, listen_overflows=100))
+    c.add("b", "b", sample(2.5, TIME_WAIT=6, listen_overflows=103))
+    *hosts, total = c.rows(9.0)
+    assert [r["host"] for r in hosts] == ["a", "b"] and total["host"] == "total"
+    assert total["TIME_WAIT"] == 16 and total["listeners"] == 2
+    assert total["listen_overflows"] == 3 and total["listen_overflows_total"] == 108
+    assert (total["accept_queue"], total["backlog"], total["accept_queue_fill"]) == (6, 5, 1.0)
+    assert total["ephemeral_headroom"] == 60 and total["ephemeral_fraction_max"] == 0.4
+    assert total["time"] == 9.0 and total_row([], 1.0)["TIME_WAIT"] == ""
+    # the total's peak is that of the sum as the samples came: 10 + 4, then 10 + 6
+    assert c.total_summary()["peaks"]["TIME_WAIT"] == 16
+    assert c.summary()["peaks"]["TIME_WAIT"] == 10  # the record's: the worst host
+
+
+def test_history_is_per_host_on_its_own_clock_and_bounded():
+    from harness.load.history import History
+
+    a = History(limit=100)
+    for t in range(1000):
+        a.add(1000.0 + t, {"TIME_WAIT": t})
+    a.add(10.0, {"TIME_WAIT": 1})  # back in time (a ring read twice): left out
+    assert 50 <= len(a.points) <= 100
+    assert a.points[0][0] == 1000.0 and a.points[-1][0] == 1999.0  # the whole run
+    c = Collector()
+    c.add("a", "a", sample(100.0, TIME_WAIT=3))
+    c.add("b", "b", sample(50.0, TIME_WAIT=4))  # b's clock is behind
+    c.add("a", "a", sample(101.0, TIME_WAIT=5))
+    tw = STATES.index("TIME_WAIT")
+    assert [(t, v[tw]) for t, v in c.points("total")] == [(100.0, 3), (100.0, 7), (101.0, 9)]
+    assert [(t, v[tw]) for t, v in c.points("b")] == [(50.0, 4)]  # its own clock
+    assert c.points("nobody") == []

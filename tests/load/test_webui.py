@@ -12,6 +12,9 @@ import urllib.request
 
 import pytest
 from load_util import finish, free_port, start_locust
+from remote_util import LEAK, fake_remote
+
+from harness.kernel.inet_diag import STATES
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -73,25 +76,59 @@ def wait_for_samples(port: int) -> None:
     raise AssertionError("no sample reached the web UI")
 
 
-def test_tcp_states_tab_shows_live_numbers_and_chart_draws(tmp_path):
+def get(port: int, path: str) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as answer:
+        return answer.read().decode()
+
+
+def host_cells(dom: str) -> dict[str, list[str]]:
+    """Host -> its row (host, samples, ESTABLISHED, ...), the total's under Total."""
+    return {row[0]: [row[0], *row[4:]] for row in tab_rows(dom) if row and row[1] == ""}
+
+
+def test_tcp_states_tab_shows_live_numbers_hosts_a_remote_and_its_chart(tmp_path):
+    """A local run with a fake exporter as remote ``server``: the tab has a row for this
+    host, one for server and the total; its chart (in the tab) draws the total's states
+    and offers each host; "Download Data" offers the TCP CSV."""
     port = free_port()
-    proc = start_locust("short_tcp.py", "-u", "4", "-r", "4", "--autostart", "-t", "40s",
-                        "--web-host", "127.0.0.1", "--web-port", str(port), cwd=tmp_path)
-    try:
-        wait_for_samples(port)
-        first = dump_dom(f"http://127.0.0.1:{port}/?tab=tcp-states")
-        time.sleep(3)
-        second = dump_dom(f"http://127.0.0.1:{port}/?tab=tcp-states")
-        chart = dump_dom(f"http://127.0.0.1:{port}/socklife/chart")
-    finally:
-        proc.terminate()
-        finish(proc, timeout=30)
+    with fake_remote(LEAK) as url:
+        proc = start_locust("short_tcp.py", "-u", "4", "-r", "4", "--autostart", "-t", "40s",
+                            "--web-host", "127.0.0.1", "--web-port", str(port),
+                            "--socklife-remote", f"server={url}", "--csv", "ui",
+                            cwd=tmp_path)
+        try:
+            wait_for_samples(port)
+            for budget_ms in (3000, 6000, 12000):  # a loaded machine renders the tab later
+                first = dump_dom(f"http://127.0.0.1:{port}/?tab=tcp-states", budget_ms)
+                if "socklife-line" in first:
+                    break
+            time.sleep(3)
+            second = dump_dom(f"http://127.0.0.1:{port}/?tab=tcp-states", 6000)
+            reports = dump_dom(f"http://127.0.0.1:{port}/?tab=reports")
+            tcp_csv = get(port, "/socklife/tcp.csv")
+            server_series = json.loads(get(port, "/socklife/series?host=server"))
+        finally:
+            proc.terminate()
+            finish(proc, timeout=30)
     assert "TCP states" in first
-    row1, row2 = tab_row(first), tab_row(second)
-    assert row1[0] == row2[0] and row1[0]  # the host
+    hosts1, hosts2 = host_cells(first), host_cells(second)
+    local = next(h for h in hosts1 if h not in ("server", "total"))
+    assert set(hosts1) == {local, "server", "total"}, hosts1
+    row1, row2 = hosts1[local], hosts2[local]
     assert int(row2[1]) > int(row1[1]) > 0, (row1, row2)  # more samples on the second look
     assert row1[7] != "" and row1 != row2  # TIME_WAIT column and live values
-    assert chart.count("<polyline") >= 2 and "TIME_WAIT" in chart
+    assert hosts1["server"][8] == "20"  # the server's CLOSE_WAIT
+    assert int(hosts1["total"][8]) >= 20
+    # the chart is in the tab, before the table: the total's states, a host to choose
+    chart = first[first.index('id="socklife-chart"'):first.index("Port headroom")]
+    assert chart.count('class="socklife-line"') >= 2 and 'data-state="TIME_WAIT"' in chart
+    assert "Log scale" in chart and ">server</option>" in chart and ">total</option>" in chart
+    assert [p[1][STATES.index("CLOSE_WAIT")] for p in server_series["points"]][-1] == 20
+    link = re.search(r'<a[^>]*href="([^"]*)"[^>]*>Download TCP states CSV', reports)
+    assert link and link.group(1) == "./socklife/tcp.csv", reports[-2000:]
+    lines = tcp_csv.splitlines()
+    assert lines[0].startswith("time,time_iso,host,") and len(lines) > 3
+    assert {line.split(",")[2] for line in lines[1:]} >= {local, "server"}
 
 
 def test_the_tab_shows_a_finding_on_top_live(tmp_path):
@@ -117,3 +154,9 @@ def test_the_tab_shows_a_finding_on_top_live(tmp_path):
     assert "The accept queue of 127.0.0.1:" in first[3] and "Fix: Accept faster" in first[3]
     hosts = [row for row in tab_rows(dom) if row and row[1] == ""]
     assert hosts and hosts[0][0] == first[0] and int(hosts[0][4]) > 0  # samples, below
+    # the full accept queue is marked: red when full or overflowing at that sample, amber
+    # when it was full at an earlier one
+    full = re.findall(r'<td[^>]*class="[^"]*socklife-(?:was-)?full[^"]*"[^>]*>(.*?)</td>',
+                      dom)
+    texts = [re.sub(r"<[^>]+>", "", c) for c in full]
+    assert texts and all(t.endswith((" full", " overflowing")) for t in texts), dom

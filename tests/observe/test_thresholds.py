@@ -9,18 +9,50 @@ import pytest
 from harness.observe import baseline
 from harness.observe.runfile import RunFileError, load_run
 from harness.observe.summary import RunSummary, combine
-from harness.observe.thresholds import NAMES, evaluate, parse_rule
+from harness.observe.thresholds import NAMES, evaluate, evaluate_hosts, failed_lines, parse_rule
 
 
 def test_parse_rule():
     rule = parse_rule(" CLOSE_WAIT=0")
     assert (rule.name, rule.limit, rule.kind, str(rule)) == ("CLOSE_WAIT", 0, "max", "CLOSE_WAIT=0")
     assert str(parse_rule("ephemeral_fraction=0.5", "min")) == "ephemeral_fraction=0.5"
-    for bad, reason in [("TIME_WAIT", "expected NAME=N"), ("time_wait=1", "unknown name"),
+    for bad, reason in [("TIME_WAIT", r"expected \[HOST:\]NAME=N"),
+                        ("time_wait=1", "unknown name"),
                         ("TIME_WAIT=x", "bad number"), ("TIME_WAIT=-1", "bad limit"),
-                        ("TIME_WAIT=nan", "bad limit")]:
+                        ("TIME_WAIT=nan", "bad limit"), (":TIME_WAIT=1", "empty host"),
+                        ("server:BOGUS=1", "unknown name 'BOGUS'")]:
         with pytest.raises(ValueError, match=reason):
             parse_rule(bad)
+
+
+def test_a_rule_may_name_a_host_and_round_trips_as_text():
+    rule = parse_rule("server:CLOSE_WAIT=0")
+    assert (rule.host, rule.name, rule.limit, str(rule), rule.bare) == (
+        "server", "CLOSE_WAIT", 0, "server:CLOSE_WAIT=0", "CLOSE_WAIT=0")
+    assert parse_rule(str(rule)) == rule
+    assert parse_rule("CLOSE_WAIT=0").host is None
+
+
+def test_rules_over_hosts_hold_for_each_host_and_the_total():
+    hosts = {"server": {"peaks": {"CLOSE_WAIT": 40}}, "w1": {"peaks": {"CLOSE_WAIT": 0}},
+             "gone": None}
+    total = {"peaks": {"CLOSE_WAIT": 40}}
+    verdicts = evaluate_hosts([parse_rule("CLOSE_WAIT=0")], hosts, total)
+    assert [(v.host, v.observed, v.passed) for v in verdicts] == [
+        ("server", 40, False), ("w1", 0, True), ("total", 40, False)]  # "gone": no sample
+    named = evaluate_hosts([parse_rule("w1:CLOSE_WAIT=0"), parse_rule("gone:CLOSE_WAIT=0"),
+                            parse_rule("nobody:CLOSE_WAIT=0"),
+                            parse_rule("total:CLOSE_WAIT=50")], hosts, total)
+    assert [(v.host, v.passed) for v in named] == [
+        ("w1", True), ("gone", False), ("nobody", False), ("total", True)]
+    assert failed_lines(named) == [
+        "CHECK FAILED: gone CLOSE_WAIT=0 observed nothing (no sample from gone)",
+        "CHECK FAILED: nobody CLOSE_WAIT=0 observed nothing (no sample from nobody)"]
+    assert named[1].record() == {"rule": "CLOSE_WAIT=0", "name": "CLOSE_WAIT", "kind": "max",
+                                 "limit": 0, "observed": None, "passed": False,
+                                 "host": "gone"}
+    mins = evaluate_hosts([parse_rule("ESTABLISHED=1", "min")], {"a": {"peaks": {}}})
+    assert failed_lines(mins) == ["CHECK FAILED: a ESTABLISHED=1 observed 0"]
 
 
 @pytest.mark.parametrize("limit", ["inf", "-inf", "nan", "1e999", "-1", "Infinity"])

@@ -6,11 +6,12 @@ from collections import Counter
 import pytest
 
 from harness.kernel import inet_diag as wire
+from harness.kernel import netlink
+from harness.kernel.dump_columns import FLAGS, TimeWaitColumns
 from harness.observe.ports import BUCKET_MS
 from harness.observe.timewait import (
     TimeWaitGroups,
     TimeWaitView,
-    _uniform_prefix,
     expiry_summary,
     time_wait_analysis,
 )
@@ -67,7 +68,7 @@ def test_column_path_and_message_path_agree(dump):
 
 def test_one_message_alone_is_walked(dump):
     raw = bytes.fromhex(dump["chunks"][0])
-    msg_len = int.from_bytes(raw[:4], "little")
+    (msg_len,) = netlink.NLMSGHDR.head("nlmsg_len").unpack_from(raw)
     groups, result = TimeWaitGroups({7000}, (40000, 40999)), wire.ChunkResult()
     groups.add_chunk(bytearray(raw), msg_len, result)  # exactly one message: no column run
     assert sum(groups.hist.values()) == 1 and sum(groups.sports.values()) == 1
@@ -75,7 +76,7 @@ def test_one_message_alone_is_walked(dump):
 
 def test_an_interrupted_dump_is_flagged(dump):
     raw = bytearray.fromhex(dump["chunks"][0])
-    raw[6] |= wire.NLM_F_DUMP_INTR  # flags of the first message
+    raw[FLAGS] |= netlink.NLM_F_DUMP_INTR  # flags of the first message
     groups, result = TimeWaitGroups(), wire.ChunkResult()
     groups.add_chunk(raw, len(raw), result)
     assert result.interrupted
@@ -110,7 +111,8 @@ def test_one_walk_replies_and_the_families_seen(fixture_path):
     assert result.done
     assert groups.families == {2, 10}
     assert sum(groups.hist.values()) == 608  # 601 TIME_WAIT + 7 others in the fixture
-    assert _uniform_prefix(bufs[1], len(bufs[1])) == (len(bufs[1]), 96, 2)  # column path
+    run = TimeWaitColumns(bufs[1], len(bufs[1]))
+    assert (run.end, run.family) == (len(bufs[1]), 2)  # the column path
     tw_only, result = TimeWaitGroups({8080, 9090}), wire.ChunkResult()
     tw_only.add_chunk(bufs[1], len(bufs[1]), result)  # the second batch: IPv4 minisockets
     assert tw_only.families == {2}
