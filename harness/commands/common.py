@@ -34,18 +34,14 @@ cgroup_option = click.option(
 
 
 def cgroup_ids(paths) -> tuple[int, ...]:
-    """The cgroup v2 ids of ``--cgroup`` paths; a one-line UsageProblem for a path that
-    names no cgroup, or a build whose dump cannot filter by cgroup."""
+    """The cgroup v2 ids of ``--cgroup`` paths (filtered in the kernel:
+    INET_DIAG_BC_CGROUP_COND); a one-line KernelError for a path that names no cgroup."""
     if not paths:
         return ()
-    from harness.kernel.cgroups import CgroupPaths, dump_supports_cgroup
+    from harness.kernel.cgroups import CgroupPaths
 
     known = CgroupPaths()
-    ids = tuple(known.id_of(path) for path in paths)  # KernelError: exit 2, one line
-    if not dump_supports_cgroup():
-        raise UsageProblem("--cgroup: this build's dump does not filter by cgroup yet "
-                           "(INET_DIAG_BC_CGROUP_COND arrives with issue 16's wire format)")
-    return ids
+    return tuple(known.id_of(path) for path in paths)
 
 
 def _few_enough(_ctx, param, ports):

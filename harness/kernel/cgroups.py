@@ -13,10 +13,6 @@ cache: a known id costs a dict lookup; an unknown one makes it walk the cgroup t
 again (its directories only, one stat each), at most once per ``rescan_s``, so a
 sample pays nothing beyond the cache while no cgroup appears. ``id_of(path)`` is the
 other way, for ``--cgroup PATH``.
-
-``dump_supports_cgroup()`` says whether this build's dump decodes the attribute and
-filters by it in the kernel (INET_DIAG_BC_CGROUP_COND, kernel.inet_diag's
-``compile_cgroups``): the wire format of issue 16 brings both.
 """
 
 from __future__ import annotations
@@ -24,7 +20,6 @@ from __future__ import annotations
 import os
 import time
 
-from harness.kernel import inet_diag
 from harness.kernel.errors import KernelError
 from harness.kernel.procfs import proc_root, read_text
 
@@ -48,11 +43,6 @@ def cgroup2_mount() -> str:
     if mount is None:
         raise KernelError("no cgroup v2 file system is mounted (cgroup2 in /proc/self/mountinfo)")
     return mount
-
-
-def dump_supports_cgroup() -> bool:
-    """Whether the dump carries INET_DIAG_CGROUP_ID and filters by it (issue 16's wire)."""
-    return hasattr(inet_diag, "compile_cgroups")
 
 
 class CgroupPaths:

@@ -39,11 +39,20 @@ from harness.kernel.endpoints import endpoint
 from harness.kernel.netlink import NLM_F_DUMP_INTR, NLMSG_HDRLEN
 
 TCP_ESTABLISHED = wire.STATE_CODES["ESTABLISHED"]
+TCP_CLOSE_WAIT = wire.STATE_CODES["CLOSE_WAIT"]
 # A destination key's columns: family, dst (16 bytes, a v4 address in the first 4), dport
 KEY = (FAMILY, *range(DST, DST + 16), DPORT_HI, DPORT_LO)
 MIN_RUN = 16  # equal-size messages in a row worth the columns
 # state byte -> 1 where the socket is decoded (anything but ESTABLISHED)
 _DECODED = bytes(0 if code == TCP_ESTABLISHED else 1 for code in range(256))
+
+
+def _decode(buf, off: int, state: int):
+    """The SocketRecord at ``off``; a CLOSE_WAIT one carries its cgroup id (its row
+    names the cgroup: the attribute walk is paid for those sockets only)."""
+    if state == TCP_CLOSE_WAIT:
+        return wire.decode_msg_cgroup(buf, off)
+    return wire.decode_msg(buf, off)
 
 
 class OpenGroups:
@@ -104,7 +113,7 @@ class OpenGroups:
         decoded = states.translate(_DECODED)
         i = decoded.find(1)
         while i >= 0:
-            self.records.append(wire.decode_msg(view, start + i * stride + NLMSG_HDRLEN))
+            self.records.append(_decode(view, start + i * stride + NLMSG_HDRLEN, states[i]))
             i = decoded.find(1, i + 1)
         hi_col = view[start + SPORT_HI:end:stride]
         lo_col = view[start + SPORT_LO:end:stride]
@@ -123,7 +132,7 @@ class OpenGroups:
         state = b[base + STATE]
         self.codes[state] += 1
         if state != TCP_ESTABLISHED:
-            self.records.append(wire.decode_msg(b, off))
+            self.records.append(_decode(b, off, state))
             return
         pair = (b[base + SPORT_HI], b[base + SPORT_LO])
         if (state, pair[0]) in self._maybe and pair not in self._excluded:

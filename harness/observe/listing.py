@@ -22,7 +22,7 @@ from __future__ import annotations
 import time
 
 from harness.kernel import sockdiag
-from harness.kernel.cgroups import CgroupPaths, cgroup_path, dump_supports_cgroup
+from harness.kernel.cgroups import CgroupPaths, cgroup_path
 from harness.kernel.netns import netns_inode
 from harness.kernel.owners import owned_by, socket_owners
 from harness.kernel.proctree import process_tree
@@ -59,10 +59,9 @@ def listing(netns: str | None = None, states=None, ports=(), pid: int | None = N
     if pid is not None and netns is None:
         netns = f"pid:{pid}"
     now = time.time()
-    wired = dump_supports_cgroup()  # each socket's cgroup, and the kernel's cgroup filter
-    extra = {"cgroup": True, "cgroup_ids": tuple(cgroup_ids)} if wired else {}
-    records = sockdiag.dump(netns, states=states, ports=ports, **extra)
-    cgroups = CgroupPaths() if wired else None
+    records = sockdiag.dump(netns, states=states, ports=ports, cgroup=True,
+                            cgroup_ids=tuple(cgroup_ids))
+    cgroups = CgroupPaths()
     if pid is not None:
         owners = owned_by(process_tree(pid))
         kept = [r for r in records if r.inode in owners]

@@ -224,8 +224,8 @@ class Sampler:
         self._samples += 1
         listen = DumpResult()
 
-        def consume(buf, n, result):
-            wire.decode_chunk(buf, n, listen.append, result)
+        def consume(buf, n, result):  # listeners are few: each carries its cgroup id
+            wire.decode_chunk_cgroup(buf, n, listen.append, result)
 
         tcp, tcp6 = sockstat.get("TCP", {}), sockstat.get("TCP6", {})
         key = (tcp.get("inuse"), tcp6.get("inuse"), tcp.get("orphan"),

@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from harness.cli import main
-from harness.kernel.cgroups import CgroupPaths, cgroup2_mount, dump_supports_cgroup
+from harness.kernel.cgroups import CgroupPaths, cgroup2_mount
 from harness.kernel.errors import KernelError
 from harness.kernel.inet_diag import SocketRecord
 from harness.observe.sampler import Sampler
@@ -93,13 +93,6 @@ def test_cgroup_option_bad_path_is_one_line_exit_2(capsys):
         err = capsys.readouterr().err
         assert err.startswith("socklife: error: no cgroup '/sl-no-such-cgroup' (under ")
         assert err.count("\n") == 1
-
-
-@pytest.mark.skipif(dump_supports_cgroup(), reason="the dump filters by cgroup here")
-def test_cgroup_option_says_when_the_dump_cannot_filter(capsys):
-    assert main(["snapshot", "--cgroup", "/"]) == 2
-    assert "--cgroup: this build's dump does not filter by cgroup yet" in \
-        capsys.readouterr().err
 
 
 @pytest.mark.root
