@@ -96,6 +96,15 @@ class CgroupPaths:
         return inode
 
 
+def available() -> CgroupPaths | None:
+    """A CgroupPaths, or None where no cgroup v2 is mounted (inside `ip netns exec`, whose
+    sysfs of the namespace has none): rows then carry no cgroup, and nothing fails."""
+    try:
+        return CgroupPaths()
+    except (KernelError, OSError):
+        return None
+
+
 def cgroup_path(record, paths: CgroupPaths | None) -> str | None:
     """The cgroup path of a SocketRecord: None without a mapping, for a record that
     carries no cgroup id (a minisocket, or a dump that did not decode it) or an id no

@@ -78,8 +78,14 @@ def _owner(pid, process) -> str:
     return f"{process or '?'}/{pid}" if pid is not None else ""
 
 
+def _cgroup(path: str | None) -> str | None:
+    """A cgroup worth naming: not the root one ("/"), where everything is by default."""
+    return path if path and path != "/" else None
+
+
 def _with_owner(subject: str, pid, process, cgroup: str | None = None) -> str:
     """``subject (process/pid, cgroup PATH)``: who holds it, where the dump said."""
+    cgroup = _cgroup(cgroup)
     said = [w for w in (_owner(pid, process), cgroup and f"cgroup {cgroup}") if w]
     return f"{subject} ({', '.join(said)})" if said else subject
 
@@ -304,7 +310,7 @@ def close_wait_accumulation(ev: Evidence) -> list[dict]:
             continue
         pid, process = cw.owner()
         subject = f"{process or '?'}/{pid}" if pid else cw.where
-        cgroup = cw.cgroups.get((pid, process))
+        cgroup = _cgroup(cw.cgroups.get((pid, process)))
         end = cw.sockets_now if cw.now_at == ev.ended else 0
         evidence = {**cw.held.fields(), "pid": pid, "process": process,
                     "sockets": cw.sockets_max, "sockets_end": end,

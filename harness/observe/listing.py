@@ -22,7 +22,7 @@ from __future__ import annotations
 import time
 
 from harness.kernel import sockdiag
-from harness.kernel.cgroups import CgroupPaths, cgroup_path
+from harness.kernel.cgroups import CgroupPaths, available, cgroup_path
 from harness.kernel.netns import netns_inode
 from harness.kernel.owners import owned_by, socket_owners
 from harness.kernel.proctree import process_tree
@@ -61,7 +61,7 @@ def listing(netns: str | None = None, states=None, ports=(), pid: int | None = N
     now = time.time()
     records = sockdiag.dump(netns, states=states, ports=ports, cgroup=True,
                             cgroup_ids=tuple(cgroup_ids))
-    cgroups = CgroupPaths()
+    cgroups = available()  # None where no cgroup v2 is mounted: no cgroup column
     if pid is not None:
         owners = owned_by(process_tree(pid))
         kept = [r for r in records if r.inode in owners]

@@ -357,9 +357,11 @@ class Sampler:
         if not ids:
             return
         if self._cgroups is None:
-            from harness.kernel.cgroups import CgroupPaths
+            from harness.kernel.cgroups import available
 
-            self._cgroups = CgroupPaths()
+            self._cgroups = available() or False  # False: no cgroup2 mounted here
+        if not self._cgroups:
+            return
         for row in listeners:
             path = self._cgroups.path(ids.get(row["local"]))
             if path is not None:

@@ -116,3 +116,25 @@ def test_a_cgroup_made_here_has_its_directory_inode_as_id():
             child.kill()
             child.wait()
         os.rmdir(mount + name)
+
+
+def test_without_a_cgroup2_mount_rows_carry_no_cgroup(monkeypatch):
+    """Inside `ip netns exec` (a sysfs of the namespace, no cgroup2 there) the rows go
+    without a cgroup and nothing fails; --cgroup alone needs the mount."""
+    from harness.kernel import cgroups
+
+    def nowhere():
+        raise KernelError("no cgroup v2 file system is mounted")
+
+    monkeypatch.setattr(cgroups, "cgroup2_mount", nowhere)
+    assert cgroups.available() is None
+
+    class WithCgroup(SocketRecord):
+        __slots__ = ()
+        cgroup_id = 12345
+
+    sampler = Sampler.__new__(Sampler)
+    sampler._cgroups = None
+    listeners = [{"local": "0.0.0.0:80"}]
+    sampler._add_cgroups([WithCgroup(2, "LISTEN", sport=80)], listeners, [])
+    assert listeners == [{"local": "0.0.0.0:80"}] and sampler._cgroups is False

@@ -179,7 +179,7 @@ def test_socklife_netns_takes_a_pid_handle(tmp_path):
             "--socklife-record", "run.jsonl", cwd=tmp_path))
         inode = os.stat(leaker.path).st_ino
     assert code == 3, out
-    assert "CHECK FAILED: CLOSE_WAIT=0 observed 1" in out
+    assert re.search(r"^CHECK FAILED: \S+ CLOSE_WAIT=0 observed 1$", out, re.M), out
     samples = [json.loads(line) for line in (tmp_path / "run.jsonl").read_text().splitlines()
                if '"summary"' not in line]
     assert samples and all((s["netns"], s["netns_inode"]) == (handle, inode) for s in samples)

@@ -335,3 +335,6 @@ def test_findings_name_the_cgroup_beside_the_process():
     assert f"(srv/7, cgroup {unit})" in queue["summary"]
     plain = fold(*({"time": float(t), "close_wait": [cw_row(1.0 + t, 1)]} for t in range(3)))
     assert "cgroup" not in rules.findings(plain)[0]["summary"]
+    root = fold(*({"time": float(t), "close_wait": [dict(cw_row(1.0 + t, 1), cgroup="/")]}
+                  for t in range(3)))  # the root cgroup, everyone's by default: not named
+    assert "cgroup" not in rules.findings(root)[0]["summary"]
