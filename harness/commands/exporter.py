@@ -135,7 +135,7 @@ def command(listen, netns, all_netns, ports, cgroups, interval, cpu_budget, top,
         sampler = Sampler(netns=netns, ports=ports, interval=interval,
                           leak_threshold_s=leak_threshold, cpu_budget=cpu_budget / 100,
                           fold=False, cgroup_ids=ids)
-    latest = Latest(sampler, interval, SampleRing(keep))
+    latest = Latest(sampler, interval, SampleRing(keep, every_netns=all_netns))
     ticks = samples(latest.sampler, latest.schedule)
     latest.keep(next(ticks))  # before serving: every scrape finds a sample
     registry = CollectorRegistry(auto_describe=False)

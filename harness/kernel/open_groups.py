@@ -68,12 +68,10 @@ class OpenGroups:
 
     def __init__(self, listening=(), port_range=(32768, 60999)):
         lo, hi = port_range
-        self.lo, self.hi = lo, hi
-        self.listening = set(listening)
         # (state, sport hi) of ESTABLISHED sockets whose port may be ephemeral, and the
         # (hi, lo) pairs inside those that are not: listening ports, the range's edges.
         self._maybe = {(TCP_ESTABLISHED, h) for h in range(lo >> 8, (hi >> 8) + 1)}
-        excluded = {(p >> 8, p & 0xFF) for p in self.listening if lo <= p <= hi}
+        excluded = {(p >> 8, p & 0xFF) for p in listening if lo <= p <= hi}
         excluded |= {(lo >> 8, b) for b in range(lo & 0xFF)}
         excluded |= {(hi >> 8, b) for b in range((hi & 0xFF) + 1, 256)}
         self._excluded = excluded

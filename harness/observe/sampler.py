@@ -1,8 +1,11 @@
 """The sampler: a snapshot every interval with rates, leaks, queues and port forecasts.
 
 One sample is cheap whatever the number of TIME_WAIT sockets:
-- the sockets in every state but TIME_WAIT are dumped and decoded (they are few), both
-  families from one walk of the kernel's hash (sockdiag.ONE_WALK);
+- the listeners come from a LISTEN-only dump (it walks no established hash), then the
+  sockets in every other state but TIME_WAIT, both families from one walk of the
+  kernel's hash (sockdiag.ONE_WALK): ESTABLISHED ones counted and their client sockets
+  grouped by destination straight from the bytes (kernel/open_groups.py: at 200,000
+  of them decoding each cost five times the dump), the others (few) decoded;
 - the TIME_WAIT count comes from /proc/net/sockstat (O(1)) without a port filter; with
   one, from the TIME_WAIT details below when they are dumped in the sample (every
   sample at intervals >= 1 s), else from a dump counted from the raw bytes

@@ -63,9 +63,10 @@ class SampleRing:
     as its record line's bytes; thread-safe (one sampling thread adds, the server's
     threads read)."""
 
-    def __init__(self, keep: int, max_bytes: int = MAX_BYTES):
+    def __init__(self, keep: int, max_bytes: int = MAX_BYTES, every_netns: bool = False):
         self.keep = keep
         self.max_bytes = max_bytes
+        self.every_netns = every_netns  # --all-netns: a sample per namespace and tick
         self._ring: deque[tuple[float, bytes]] = deque()
         self._bytes = 0
         self._lock = threading.Lock()
@@ -83,7 +84,12 @@ class SampleRing:
                 self._bytes -= len(self._ring.popleft()[1])
 
     def sample(self, _query: str, _headers) -> Answer:
-        """GET /api/v1/sample: the newest sample (a 503 before the first)."""
+        """GET /api/v1/sample: the newest sample (a 503 before the first). An exporter of
+        every namespace has no one newest sample: 400, pointing to /api/v1/samples."""
+        if self.every_netns:
+            return json_error(400, "this exporter reads every namespace (--all-netns): "
+                                   "ask /api/v1/samples, a sample per namespace and "
+                                   "interval, each with its netns and netns_inode")
         with self._lock:
             newest = self._ring[-1][1] if self._ring else None
         if newest is None:
