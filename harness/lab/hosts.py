@@ -52,13 +52,20 @@ def _rtnl(netns: str, what: str):
 
 
 def _add_netns(name: str) -> None:
+    """Make namespace ``name``, with SIGINT and SIGTERM held meanwhile: pyroute2 binds it
+    to /run/netns from a helper process, and a signal that unwound the lab (removing its
+    namespaces) before the helper was done left the namespace behind. Held, the signal
+    is handled once the namespace exists, and the lab removes it."""
     from pyroute2 import netns
 
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     try:
         netns.create(name)
     except OSError as exc:
         raise KernelError(f"cannot make network namespace {name}: "
                           f"{os.strerror(exc.errno or 1)}") from None
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 def _link_up(ipr, ifname: str) -> int:
