@@ -18,7 +18,6 @@ The offsets are the struct tables' (kernel/dump_columns.py derives them).
 from __future__ import annotations
 
 import operator
-import socket
 from collections import Counter
 from itertools import compress
 
@@ -141,11 +140,5 @@ class OpenGroups:
         """ESTABLISHED client sockets per remote ``ip:port`` (endpoints.endpoint)."""
         out: Counter = Counter()
         for key, n in self.by_dest.items():
-            family, raw, port = key[0], bytes(key[1:17]), key[17] << 8 | key[18]
-            if family == socket.AF_INET:
-                host = socket.inet_ntop(socket.AF_INET, raw[:4])
-            else:
-                host = socket.inet_ntop(socket.AF_INET6, raw)
-            out[endpoint(host, port)] += n
+            out[endpoint(wire.format_ip(key[0], bytes(key[1:17])), key[17] << 8 | key[18])] += n
         return out
-

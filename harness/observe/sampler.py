@@ -44,7 +44,7 @@ import time
 from collections import deque
 
 from harness.kernel import inet_diag as wire
-from harness.kernel.inet_diag import NOT_TIME_WAIT, STATES
+from harness.kernel.inet_diag import NOT_TIME_WAIT, STATE_CODES, STATES
 from harness.kernel.open_groups import OpenGroups
 from harness.kernel.reader import NamespaceReader
 from harness.kernel.sockdiag import FAMILIES, ONE_WALK, DumpResult
@@ -85,9 +85,9 @@ COUNTERS = (
 def state_counts(records, codes) -> dict[str, int]:
     """records.States: ``codes`` (sockets per TCP_* code, OpenGroups.codes, which counts
     every state but LISTEN) and the listeners among ``records``."""
-    out = {name: codes[code] for code, name in enumerate(wire.STATE_NAMES) if name in STATES}
-    out["LISTEN"] = sum(1 for r in records if r.state == "LISTEN")
-    return {name: out[name] for name in STATES}
+    listeners = sum(1 for r in records if r.state == "LISTEN")
+    return {name: listeners if name == "LISTEN" else codes[STATE_CODES[name]]
+            for name in STATES}
 
 
 class _Meter:

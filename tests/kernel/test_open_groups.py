@@ -4,7 +4,7 @@ and its message-by-message path give what decoding every socket gives."""
 from collections import Counter
 
 import pytest
-from replay import ReplayReader
+from replay import ReplayReader, _messages
 
 from harness.kernel import inet_diag as wire
 from harness.kernel.open_groups import OpenGroups
@@ -46,17 +46,8 @@ def _chunks(reader, per_chunk: int | None) -> list[bytes]:
     reader.scan(lambda buf, n, result: got.append(bytes(buf[:n])), OPEN_NOT_LISTENING)
     if per_chunk is None:
         return got
-    messages = [m for chunk in got for m in _messages(chunk)]
+    messages = _messages(got)  # each socket's whole message (replay's own cut)
     return [b"".join(messages[i:i + per_chunk]) for i in range(0, len(messages), per_chunk)]
-
-
-def _messages(chunk: bytes) -> list[bytes]:
-    out, off = [], 0
-    while off < len(chunk):
-        (length,) = wire.NLMSGHDR.unpack_from(chunk, off)[:1]
-        out.append(chunk[off:off + (length + 3) & ~3])
-        off += (length + 3) & ~3
-    return out
 
 
 @pytest.mark.parametrize("per_chunk", [None, 1, 7], ids=["columns", "one-a-buffer", "ragged"])
@@ -91,7 +82,7 @@ def test_the_column_path_takes_the_runs_between_shorter_messages(reader, monkeyp
     assert sum(columns) >= 100 and len(columns) >= 2  # of the 129 open sockets
 
 
-def test_a_listener_seen_later_is_left_out_in_both_paths(reader):
+def test_a_listener_not_known_counts_its_sockets_as_clients_in_both_paths(reader):
     """Without [::1]:40000 among the listeners, its 20 server-side sockets count as
     clients of their remotes (what the sampler's LISTEN dump first prevents)."""
     listening = {7100, 7101}
