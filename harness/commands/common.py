@@ -65,8 +65,8 @@ cpu_budget_option = click.option(
     "--cpu-budget", type=FiniteFloat(0.1, 100), default=5.0, show_default=True,
     metavar="PERCENT",
     help="Share of one core for what may be older than one sample: TIME_WAIT details, "
-         "owner lookups, sysctls (each sample says how old: ages_s). The counts and the "
-         "listeners stay exact every sample.")
+         "open sockets per destination, owner lookups, sysctls (each sample says how "
+         "old: ages_s). The counts and the listeners stay exact every sample.")
 leak_option = click.option(
     "--leak-threshold", type=FiniteFloat(0), default=DEFAULT_THRESHOLD_S,
     show_default=True, metavar="S", help="A CLOSE_WAIT socket older than this is a leak.")

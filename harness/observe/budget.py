@@ -3,13 +3,14 @@
 Every sample pays for its exact part (sockstat, the dump of the open sockets and the
 listeners, the counters, a port's TIME_WAIT count). What is left of ``share`` (a share
 of one core) fills a bucket of CPU time that the parts which may be older draw from:
-the TIME_WAIT details (expiry histogram, TIME_WAIT ports per destination), the owner
-lookups of new sockets, the sysctls. A part is due when its ``min_period`` has passed and
-the bucket is not in debt; what it costs is then drawn, so a refresh wanted at every
-tick is held to the rate the budget allows, and a lookup needed once in a while (an
-owner) runs at once. Over budget no part waits longer than its ``MAX_AGE_S`` (an owner
-5 s: the process holding a leak is what its hunter came for; the details a minute), and
-the sample says how old each part is::
+the TIME_WAIT details (expiry histogram, TIME_WAIT ports per destination), the grouping
+of the ESTABLISHED sockets by destination (what a full walk costs beyond the walk that
+leaves them in the kernel), the owner lookups of new sockets, the sysctls. A part is due
+when its ``min_period`` has passed and the bucket is not in debt; what it costs is then
+drawn, so a refresh wanted at every tick is held to the rate the budget allows, and a
+lookup needed once in a while (an owner) runs at once. Over budget no part waits longer
+than its ``MAX_AGE_S`` (an owner 5 s: the process holding a leak is what its hunter came
+for; the details a minute), and the sample says how old each part is::
 
     >>> b = Budget(0.05, interval=0.1, min_period={"time_wait": 1.0})
     >>> b.exact(0.002)                        # 2 ms a sample at 10 Hz: 2% of a core
@@ -24,8 +25,13 @@ from __future__ import annotations
 
 MAX_AGE_S = {"owners": 5.0}  # the longest a part waits over budget; others: DEFAULT_MAX_AGE_S
 DEFAULT_MAX_AGE_S = 60.0
-SMOOTHING = 0.2  # weight of the newest exact cost in its running average
+SMOOTHING = 0.2  # weight of the newest cost in a running average
 BUCKET_S = 2.0  # the bucket holds at most this many seconds of what is left
+
+
+def running_mean(mean: float | None, x: float) -> float:
+    """``mean`` with ``x`` folded in at weight SMOOTHING (``x`` itself when None)."""
+    return x if mean is None else (1 - SMOOTHING) * mean + SMOOTHING * x
 
 
 class Budget:
@@ -42,8 +48,7 @@ class Budget:
 
     def exact(self, cpu_s: float) -> None:
         """Fold the CPU time of one sample's exact part."""
-        self.exact_cost = cpu_s if self.exact_cost is None else (
-            (1 - SMOOTHING) * self.exact_cost + SMOOTHING * cpu_s)
+        self.exact_cost = running_mean(self.exact_cost, cpu_s)
 
     def left(self) -> float:
         """The share of a core left for the optional parts."""

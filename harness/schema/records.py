@@ -244,6 +244,10 @@ class Ages(TypedDict):
                                   "close_rate_per_s and the TIME_WAIT ports per "
                                   "destination in ephemeral", "s")]
     sysctls: Annotated[float, F("age of sysctls", "s")]
+    established: NotRequired[Annotated[float, F(
+        "age of the ESTABLISHED sockets' grouping by destination: the open sockets and "
+        "the ports they hold in ephemeral (in_use, by_destination open and in_use); the "
+        "ESTABLISHED count is read every sample (added in schema 1's third release)", "s")]]
 
 
 class SamplerCost(TypedDict):
