@@ -21,7 +21,8 @@ port filter) and prints, per rate (1 Hz and 10 Hz, --seconds each):
   dumps is system time of this process, so it is included), split into the exact part
   (what the budget never defers: the Budget's own running figure) and the rest, against
   the --cpu-budget (default 5%, record's);
-- how old the TIME_WAIT details got (the largest ``ages_s.time_wait`` seen);
+- how old the TIME_WAIT details and the ESTABLISHED sockets' grouping by destination
+  got (the largest ``ages_s.time_wait`` and ``ages_s.established`` seen);
 - RSS first / min / max / last (max - min is the target's "flat": < 10 MB);
 - exactness: at the end a sample is taken between two `ss -tan` counts (the TIME_WAIT
   population only shrinks while the top-up waits), and its ESTABLISHED must equal both
@@ -165,7 +166,7 @@ def ss_counts(ns: str) -> dict[str, int]:
 
 def sample_for(ns: str, hz: float, seconds: float, budget: float, tw_target) -> dict:
     me = psutil.Process()
-    rss, tw_age, exact = [], [], []
+    rss, tw_age, est_age, exact = [], [], [], []
     with Sampler(ns, interval=1 / hz, cpu_budget=budget / 100) as sampler:
         sampler.sample()  # the first sample refreshes everything: not the steady state
         cpu0, wall0 = time.process_time(), time.monotonic()
@@ -174,6 +175,7 @@ def sample_for(ns: str, hz: float, seconds: float, budget: float, tw_target) -> 
                 s = sampler.sample()
                 rss.append(me.memory_info().rss)
                 tw_age.append(s["ages_s"]["time_wait"] or 0.0)
+                est_age.append(s["ages_s"].get("established") or 0.0)
                 exact.append(sampler.budget.exact_cost or 0.0)
                 if k % int(30 * hz) == 0:
                     print(f"  {hz:g} Hz: {k} samples, {sum(s['states'].values())} sockets, "
@@ -190,7 +192,7 @@ def sample_for(ns: str, hz: float, seconds: float, budget: float, tw_target) -> 
     exact_share = statistics.fmean(exact) * hz
     return {"hz": hz, "samples": len(rss), "missed": missed, "share": cpu / wall,
             "exact": exact_share, "rest": cpu / wall - exact_share,
-            "tw_age_max": max(tw_age), "rss": rss,
+            "tw_age_max": max(tw_age), "est_age_max": max(est_age), "rss": rss,
             "estab": (before.get("ESTAB", 0), final["ESTABLISHED"], after.get("ESTAB", 0)),
             "tw": (before.get("TIME-WAIT", 0), final["TIME_WAIT"], after.get("TIME-WAIT", 0))}
 
@@ -246,16 +248,17 @@ def main() -> None:
             population.close()
     print(f"\nCPU budget {args.cpu_budget:g}% of a core; {args.seconds:g} s per rate")
     print("| sockets | Hz | samples (missed) | CPU share | exact part | rest (budget) "
-          "| TW details oldest | RSS min / max (MiB) | max-min | ESTAB ss/sample/ss "
-          "| TIME_WAIT ss/sample/ss | exact |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "| TW details oldest | ESTAB grouping oldest | RSS min / max (MiB) | max-min "
+          "| ESTAB ss/sample/ss | TIME_WAIT ss/sample/ss | exact |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for stage, r in rows:
         lo, hi = min(r["rss"]) / 2**20, max(r["rss"]) / 2**20
         e, t = r["estab"], r["tw"]
         ok = e[0] == e[1] == e[2] and t[0] >= t[1] >= t[2]
         print(f"| {stage:,} | {r['hz']:g} | {r['samples']} ({r['missed']}) | "
               f"{100 * r['share']:.1f}% | {100 * r['exact']:.1f}% | {100 * r['rest']:.1f}% | "
-              f"{r['tw_age_max']:.0f} s | {lo:.1f} / {hi:.1f} | {hi - lo:.1f} | "
+              f"{r['tw_age_max']:.0f} s | {r['est_age_max']:.0f} s | {lo:.1f} / {hi:.1f} | "
+              f"{hi - lo:.1f} | "
               f"{e[0]}/{e[1]}/{e[2]} | {t[0]}/{t[1]}/{t[2]} | {'yes' if ok else 'NO'} |")
 
 
