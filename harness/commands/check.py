@@ -89,22 +89,15 @@ def _check_hosts(rules, run) -> None:
 
 def _table(verdicts) -> str:
     """The verdicts as a table; long rule names wrap instead of being cut."""
-    import io
+    from harness.views.text_table import text_table
 
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold",
-                  padding=(0, 2, 0, 0))
-    for title, justify in (("RULE", "left"), ("OBSERVED", "right"), ("LIMIT", "right"),
-                           ("VERDICT", "left")):
-        table.add_column(title, justify=justify, overflow="fold")
+    rows = []
     for v in verdicts:
         limit = f"{'<=' if v.rule.kind == 'max' else '>='} {v.rule.limit:g}"
-        table.add_row(v.label, v.shown(), limit, "ok" if v.passed else "FAIL")
-    out = Console(file=io.StringIO(), width=80, color_system=None, highlight=False)
-    out.print(table)
-    return "\n".join(line.rstrip() for line in out.file.getvalue().splitlines())
+        rows.append([v.label, v.shown(), limit, "ok" if v.passed else "FAIL"])
+    return "\n".join(text_table(
+        [("RULE", "left"), ("OBSERVED", "right"), ("LIMIT", "right"), ("VERDICT", "left")],
+        rows, width=80))
 
 
 @click.command("check", epilog=EPILOG)

@@ -15,7 +15,6 @@ did not answer has its ``remote_unreachable``.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 
 from harness.load.history import History
@@ -25,6 +24,7 @@ from harness.observe.summary import RunSummary, combine
 from harness.observe.thresholds import TOTAL, evaluate_hosts, failed_lines
 from harness.observe.totals import TotalPeaks, total_summary
 from harness.views.findings import finding_lines
+from harness.views.text_table import text_table
 
 
 @dataclass
@@ -116,29 +116,18 @@ class Collector:
     def table_lines(self) -> list[str]:
         """The end-of-run table: one row per host over the run, and the total (sums for
         counts and counters, worst for fills and fractions)."""
-        from rich.console import Console
-        from rich.table import Table
-
-        table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold",
-                      padding=(0, 2, 0, 0),
-                      title="socklife: peaks per host; total: sums, and the worst host's "
-                            "fill and fraction",
-                      title_justify="left", title_style="")
         columns = ("HOST", "SAMPLES", "ESTAB", "SYN_RECV", "TIME_WAIT", "CLOSE_WAIT",
                    "OVERFLOWS", "LEAKS", "QUEUE_FILL", "PORT_FRACTION")
-        for i, title in enumerate(columns):
-            table.add_column(title, justify="left" if i == 0 else "right")
-        summaries = self.host_summaries()
-        for label, s in summaries.items():
-            if s is None:
-                table.add_row(label, "0", *("-" for _ in columns[2:]))
-                continue
-            table.add_row(label, *_figures(s))
+        rows = []
+        for label, s in self.host_summaries().items():
+            rows.append([label, "0", *("-" for _ in columns[2:])] if s is None
+                        else [label, *_figures(s)])
         if len(self.sampled) > 1:
-            table.add_row(TOTAL, *_figures(self.total_summary()))
-        out = Console(file=io.StringIO(), width=1000, color_system=None, highlight=False)
-        out.print(table)
-        return [line.rstrip() for line in out.file.getvalue().splitlines()]
+            rows.append([TOTAL, *_figures(self.total_summary())])
+        return text_table([(title, "left" if i == 0 else "right")
+                           for i, title in enumerate(columns)], rows,
+                          title="socklife: peaks per host; total: sums, and the worst "
+                                "host's fill and fraction")
 
     def findings(self) -> list[dict]:
         """Every host's findings so far, critical first, each with its ``host``."""
