@@ -97,7 +97,7 @@ def chart_cost() -> tuple[float, float, int]:
     in the total) of ten hosts with full histories (1,800 points each: the bound),
     medians of 5."""
     sys.path.insert(0, ROOT)
-    from harness.kernel.inet_diag import STATES
+    from harness.kernel.tcp_states import STATES
     from harness.load.collector import Collector
     from harness.load.webui import series
 

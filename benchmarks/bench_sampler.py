@@ -41,6 +41,7 @@ from harness.kernel import inet_diag as wire
 from harness.kernel.netlink import ends_with_done
 from harness.kernel.netns import entered
 from harness.kernel.sockdiag import SockDiag
+from harness.kernel.tcp_states import NOT_TIME_WAIT
 from harness.observe.sampler import Sampler
 
 SERVER_PORTS = (5000, 5001, 5002, 5003)
@@ -90,7 +91,7 @@ def bare_open_dump(diag: SockDiag) -> None:
     def consume(buf, n, result):
         wire.walk(buf, n, lambda b, o: None, result)
 
-    diag.scan(consume, wire.NOT_TIME_WAIT, families=(socket.AF_INET,))
+    diag.scan(consume, NOT_TIME_WAIT, families=(socket.AF_INET,))
 
 
 def cpu_of(fn, repeat: int) -> float:

@@ -16,7 +16,7 @@ from harness.commands.common import (
     port_option,
 )
 from harness.errors import UsageProblem
-from harness.kernel.inet_diag import STATES
+from harness.kernel.tcp_states import STATES
 from harness.observe import snapshot as snap
 
 EPILOG = """\b

@@ -44,6 +44,7 @@ from harness.kernel.netlink import (
     attribute,
     pack_attribute,
 )
+from harness.kernel.tcp_states import STATE_CODES, STATE_NAMES
 
 # include/uapi/linux/sock_diag.h, netlink.h
 SOCK_DIAG_BY_FAMILY = 20
@@ -126,16 +127,6 @@ class Attr(IntEnum):
 
 INET_DIAG_CGROUP_ID = int(Attr.INET_DIAG_CGROUP_ID)
 
-# include/net/tcp_states.h: index is the kernel's TCP_* value.
-STATE_NAMES = (
-    "UNKNOWN", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2",
-    "TIME_WAIT", "CLOSE", "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING",
-    "NEW_SYN_RECV",
-)
-# The states a user sees (README's state table); NEW_SYN_RECV request sockets are
-# reported as SYN_RECV by inet_diag, so they never reach us under their own number.
-STATES = STATE_NAMES[1:12]
-NOT_TIME_WAIT = [s for s in STATES if s != "TIME_WAIT"]  # what a dump decodes
 STATE_NAMES_PADDED = STATE_NAMES + ("UNKNOWN",) * (256 - len(STATE_NAMES))
 # Ports are big-endian on the wire and unpacked as native u16: PORT_ORDER[native] is the
 # port (a lookup is cheaper than two shifts). It is the big-endian bytes of 0..65535 read
@@ -145,7 +136,6 @@ _PORTS_BE[0::2] = b"".join(bytes((high,)) * 256 for high in range(256))
 _PORTS_BE[1::2] = bytes(range(256)) * 256
 PORT_ORDER = tuple(memoryview(_PORTS_BE).cast("H"))
 del _PORTS_BE
-STATE_CODES = {name: code for code, name in enumerate(STATE_NAMES)}
 ALL_STATES_MASK = 0xFFF
 TCP_TIME_WAIT = 6
 TCP_FIN_WAIT2 = 5

@@ -36,9 +36,10 @@ from harness.kernel.dump_columns import (
 )
 from harness.kernel.endpoints import endpoint
 from harness.kernel.netlink import NLM_F_DUMP_INTR, NLMSG_HDRLEN
+from harness.kernel.tcp_states import STATE_CODES
 
-TCP_ESTABLISHED = wire.STATE_CODES["ESTABLISHED"]
-TCP_CLOSE_WAIT = wire.STATE_CODES["CLOSE_WAIT"]
+TCP_ESTABLISHED = STATE_CODES["ESTABLISHED"]
+TCP_CLOSE_WAIT = STATE_CODES["CLOSE_WAIT"]
 # A destination key's columns: family, dst (16 bytes, a v4 address in the first 4), dport
 KEY = (FAMILY, *range(DST, DST + 16), DPORT_HI, DPORT_LO)
 MIN_RUN = 16  # equal-size messages in a row worth the columns

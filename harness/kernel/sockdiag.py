@@ -47,9 +47,10 @@ from collections.abc import Iterable
 from harness.kernel import inet_diag as wire
 from harness.kernel.dump_columns import count_chunk
 from harness.kernel.errors import KernelError
-from harness.kernel.inet_diag import NOT_TIME_WAIT, STATES, SocketRecord
+from harness.kernel.inet_diag import SocketRecord
 from harness.kernel.netns import entered
 from harness.kernel.sockstat import read_sockstat, time_wait
+from harness.kernel.tcp_states import NOT_TIME_WAIT, STATE_CODES, STATES
 
 __all__ = ["STATES", "DumpResult", "SockDiag", "SocketRecord", "StateCounts", "count_states",
            "dump"]
@@ -209,9 +210,9 @@ class SockDiag:
             with entered(self.netns):
                 codes[wire.TCP_TIME_WAIT] = time_wait(read_sockstat(ipv6=False), fw2_mini)
         counts = StateCounts(
-            (name, codes[wire.STATE_CODES[name]]) for name in STATES
+            (name, codes[STATE_CODES[name]]) for name in STATES
         )
-        counts["SYN_RECV"] += codes[wire.STATE_CODES["NEW_SYN_RECV"]]
+        counts["SYN_RECV"] += codes[STATE_CODES["NEW_SYN_RECV"]]
         counts.consistent = ok
         return counts
 

@@ -18,7 +18,7 @@ whose clock is behind does not take the total back in time).
 
 from __future__ import annotations
 
-from harness.kernel.inet_diag import STATES
+from harness.kernel.tcp_states import STATES
 
 LIMIT = 1800  # points per host
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from harness.kernel.inet_diag import STATES
+from harness.kernel.tcp_states import STATES
 from harness.observe.figures import (
     fraction_max,
     fullest_listener,

@@ -25,7 +25,7 @@ import json
 import os
 import time
 
-from harness.kernel.inet_diag import STATES
+from harness.kernel.tcp_states import STATES
 from harness.load.collector import Collector
 from harness.load.rows import NAMES as CSV_COLUMNS
 from harness.observe.thresholds import TOTAL

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import math
 
-from harness.kernel.inet_diag import STATES
+from harness.kernel.tcp_states import STATES
 from harness.observe.thresholds import NAMES, Rule, observed
 
 ALLOWANCE = {"ephemeral_fraction": 0.01, "accept_queue_fill": 0.01, "leaks": 0.0}

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from harness.observe.figures import listener_fill
-from harness.observe.ports import reuse_applies
+from harness.observe.tw_reuse import reuse_applies
 
 START_S = 5.0  # the run's start: its rates are what later rates are compared with
 WINDOW_S = 5.0  # rates of counters over a window this long

@@ -38,7 +38,7 @@ from harness.observe.evidence import (
     syn_wait_s,
 )
 from harness.observe.figures import listener_fill
-from harness.observe.ports import TIME_WAIT_S, reuse_applies
+from harness.observe.tw_reuse import TIME_WAIT_S, reuse_applies
 from harness.schema.catalogue import FINDING_IDS as CATALOGUE
 from harness.schema.catalogue import SEVERITIES
 

@@ -12,24 +12,12 @@ from collections import Counter
 
 from harness.kernel.dump_columns import BUCKET_MS
 from harness.kernel.sysctls import usable_ports
+from harness.observe.tw_reuse import TIME_WAIT_S, reuse_applies
 
 # --- Forecast: how long until connect() to one destination runs out of ports ---------
 
-TIME_WAIT_S = 60.0  # TCP_TIMEWAIT_LEN, fixed in Linux
 MAX_DESTINATIONS = 50  # rows of a sample's by_destination (those running out are kept too)
 RATE_WINDOW_S = 10.0
-
-
-def reuse_applies(tw_reuse: int, remote: str) -> bool:
-    """Whether tcp_tw_reuse lets connect() to ``remote`` take a TIME_WAIT socket's port.
-
-    1: everywhere; 2 (the default): loopback destinations only; 0: never.
-    """
-    if tw_reuse == 1:
-        return True
-    if tw_reuse == 2:
-        return remote.startswith("127.") or remote.startswith("[::1]:")
-    return False
 
 
 def close_rate(tw_hist, window_s: float = RATE_WINDOW_S) -> float:

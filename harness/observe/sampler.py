@@ -55,11 +55,11 @@ import time
 from collections import deque
 
 from harness.kernel import inet_diag as wire
-from harness.kernel.inet_diag import NOT_TIME_WAIT, STATE_CODES, STATES
 from harness.kernel.open_groups import OpenGroups
 from harness.kernel.reader import NamespaceReader
 from harness.kernel.sockdiag import FAMILIES, ONE_WALK, DumpResult
 from harness.kernel.sockstat import minisockets, time_wait
+from harness.kernel.tcp_states import NOT_TIME_WAIT, STATE_CODES, STATES
 from harness.observe.budget import Budget, running_mean
 from harness.observe.leaks import DEFAULT_THRESHOLD_S, LeakTracker, OwnerCache, close_wait_rows
 from harness.observe.listeners import flag_listeners, listener_rows
@@ -184,7 +184,7 @@ class Sampler:
             return self._tw, None
         cpu = time.process_time()
         groups = TimeWaitGroups(listening, port_range)
-        if not (self.reuse_quiet and not minisockets(sockstat)) and not self.cgroup_ids:
+        if minisockets(sockstat) and not self.cgroup_ids:  # none: nothing to dump
             self.reader.scan(groups.add_chunk, ["TIME_WAIT"], self.ports, self._tw_walk,
                              reset=groups.clear)
         # One walk for both families while there is no IPv6 TIME_WAIT: with both, a
@@ -238,8 +238,11 @@ class Sampler:
         (Tcp InSegs, OutSegs, RetransSegs) or a socket hashed, unhashed or orphaned
         (sockstat inuse, orphan), all read before the walk; a FIN_WAIT2 minisocket ends
         silently, so a namespace holding one is always walked, and every namespace at
-        least every QUIET_MAX_S and QUIET_MAX_SAMPLES. An empty namespace (no socket in
-        use, no minisocket) is not dumped at all."""
+        least every QUIET_MAX_S and QUIET_MAX_SAMPLES.
+
+        An empty namespace (sockstat: no TCP socket in use, which counts every hashed
+        one, listeners and SYN_SENT included; no minisocket) is not dumped at all: its
+        dumps would walk the whole shared established hash to find nothing."""
         self._samples += 1
         listen = DumpResult()
 
@@ -249,8 +252,7 @@ class Sampler:
         tcp, tcp6 = sockstat.get("TCP", {}), sockstat.get("TCP6", {})
         key = (tcp.get("inuse"), tcp6.get("inuse"), tcp.get("orphan"),
                *(flat.get(name) for name in QUIET_COUNTERS))
-        if (self.reuse_quiet and not tcp.get("inuse") and not tcp6.get("inuse")
-                and not minisockets(sockstat)):
+        if _empty(sockstat):
             self._walked = None
             return [], OpenGroups(set(), port_range), True, 0.0
         ok = self.reader.scan(consume, ["LISTEN"], self.ports, ONE_WALK, reset=listen.clear,
@@ -454,6 +456,13 @@ class Sampler:
         if self.run is None:
             raise ValueError("this sampler does not fold its samples (fold=False)")
         return self.run.summary(eaddrnotavail)
+
+
+def _empty(sockstat: dict) -> bool:
+    """No TCP socket in the namespace: sockstat says so (inuse 0 in both families, no
+    TIME_WAIT or FIN_WAIT2 minisocket)."""
+    tcp, tcp6 = sockstat.get("TCP", {}), sockstat.get("TCP6", {})
+    return tcp.get("inuse") == 0 and tcp6.get("inuse", 0) == 0 and minisockets(sockstat) == 0
 
 
 def _fin_wait2_minisockets(records) -> int:

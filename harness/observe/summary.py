@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from harness.kernel.inet_diag import STATES
+from harness.kernel.tcp_states import STATES
 from harness.observe.evidence import Evidence
 from harness.observe.figures import (
     busiest_destination,

@@ -33,7 +33,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from harness.kernel.inet_diag import STATES
+from harness.kernel.tcp_states import STATES
 
 NAMES = (*STATES, "leaks", "listen_overflows", "eaddrnotavail", "ephemeral_fraction",
          "accept_queue_fill", "time_wait_peak")

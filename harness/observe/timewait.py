@@ -19,7 +19,8 @@ from itertools import compress
 
 from harness.kernel.dump_columns import TimeWaitColumns, destination, time_wait_rows
 from harness.kernel.inet_diag import ChunkResult
-from harness.observe.ports import BUCKET_MS, TIME_WAIT_S, close_rate
+from harness.observe.ports import BUCKET_MS, close_rate
+from harness.observe.tw_reuse import TIME_WAIT_S
 
 
 def bucket_seconds(bucket: int) -> float:

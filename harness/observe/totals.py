@@ -19,7 +19,7 @@ headroom stay the worst host's.
 
 from __future__ import annotations
 
-from harness.kernel.inet_diag import STATES
+from harness.kernel.tcp_states import STATES
 
 
 class TotalPeaks:

@@ -27,9 +27,9 @@ from collections.abc import Iterator
 from socket import AF_INET, AF_INET6
 
 from harness.kernel import sockdiag
-from harness.kernel.inet_diag import STATE_NAMES
 from harness.kernel.netns import entered
 from harness.kernel.netstat import read_tcp_counters
+from harness.kernel.tcp_states import STATE_NAMES
 from harness.lab import Lab
 from harness.observe.lifecycle import Lifecycles
 from harness.observe.lifecycle import path as life_path

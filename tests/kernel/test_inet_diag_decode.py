@@ -16,6 +16,7 @@ from harness.kernel import inet_diag as wire
 from harness.kernel import netlink
 from harness.kernel.dump_columns import FLAGS, STATE, _count_uniform, count_chunk
 from harness.kernel.sockdiag import SockDiag, _dump_error
+from harness.kernel.tcp_states import STATE_NAMES
 
 
 def chunks(fixture_path, name):
@@ -84,7 +85,7 @@ def test_count_chunk_agrees_with_decode(fixture_path):
         for buf in bufs:
             count_chunk(buf, len(buf), counts, result)
         assert result.done
-        for code, name_ in enumerate(wire.STATE_NAMES):
+        for code, name_ in enumerate(STATE_NAMES):
             assert counts[code] == sum(r.state == name_ for r in records), name_
 
 

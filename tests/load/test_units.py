@@ -7,7 +7,7 @@ import csv
 
 import pytest
 
-from harness.kernel.inet_diag import STATES
+from harness.kernel.tcp_states import STATES
 from harness.load.arguments import Settings, parse_rule, port_of_host
 from harness.load.collector import Collector
 from harness.load.csv_sink import COLUMNS, TcpCsv

@@ -14,7 +14,7 @@ import pytest
 from load_util import finish, free_port, start_locust
 from remote_util import LEAK, fake_remote
 
-from harness.kernel.inet_diag import STATES
+from harness.kernel.tcp_states import STATES
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -14,11 +14,12 @@ from unshare_util import unshared_leaker
 
 from harness.cli import main
 from harness.kernel import inet_diag as wire
+from harness.kernel.tcp_states import STATE_CODES
 from harness.observe.hostwide import HostSampler
 from harness.observe.sampler import QUIET_MAX_S, QUIET_MAX_SAMPLES, Sampler
 from harness.schema.validate import check_line
 
-LISTEN_ONLY = 1 << wire.STATE_CODES["LISTEN"]
+LISTEN_ONLY = 1 << STATE_CODES["LISTEN"]
 
 
 class Tunable(ReplayReader):

@@ -10,7 +10,8 @@ from collections import Counter
 import pytest
 from replay import Moments, ReplayReader
 
-from harness.kernel.inet_diag import STATE_CODES, TCP_TIME_WAIT, TIMER_TIME_WAIT
+from harness.kernel.inet_diag import TCP_TIME_WAIT, TIMER_TIME_WAIT
+from harness.kernel.tcp_states import STATE_CODES
 from harness.observe import snapshot
 from harness.observe.sampler import Sampler
 from harness.schema.validate import check_line
