@@ -1,7 +1,5 @@
 """`python -m harness` is `socklife`."""
 
-import sys
+from harness.cli import script
 
-from harness.cli import main
-
-sys.exit(main())
+script()

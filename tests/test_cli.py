@@ -1,7 +1,7 @@
 """The command line starts cheaply: `--help` lists every command as click would without
 importing one, and each command imports only what it uses (no pyroute2, rich,
-prometheus_client, plotly or Locust in snapshot --json, check --json or --help; the
-text tables of snapshot and check are rich's)."""
+prometheus_client, plotly or Locust in snapshot --json, check or --help; snapshot's text
+table is rich's; check, a reader of recorded runs, loads no netlink wire format)."""
 
 from __future__ import annotations
 
@@ -72,7 +72,28 @@ def test_check_imports_nothing_heavy_and_no_xml_without_junit():
     modules = _modules_after(["check", run, "--max", "TIME_WAIT=1000000", "--json"])
     assert not _heavy(modules) and "xml.etree.ElementTree" not in modules
     text = _modules_after(["check", run, "--max", "TIME_WAIT=1000000"])
-    assert _heavy(text) == {m for m in text if m.split(".")[0] == "rich"}
+    assert not _heavy(text)  # its verdict table is plain text (views/text_table.py)
+    for loaded in (modules, text):
+        assert "harness.kernel.tcp_states" in loaded
+        assert not {"harness.kernel.inet_diag", "harness.kernel.sysctls", "socket"} & set(loaded)
+
+
+def test_the_script_exits_with_main_s_status_and_its_files_and_output_whole(tmp_path):
+    """`python -m harness` (the `socklife` script) ends without the interpreter's last
+    garbage sweep (cli.script): what the command wrote is whole all the same."""
+    run = f"{FIXTURES}/check/leaky.jsonl"
+    proc = subprocess.run([sys.executable, "-m", "harness", "check", run, "--max",
+                           "CLOSE_WAIT=0", "--junit", "j.xml", "--save-baseline", "b.json"],
+                          cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stdout.splitlines()[-1] == "0/1 rules hold, 1 failed"
+    import xml.etree.ElementTree as ET
+
+    assert ET.parse(tmp_path / "j.xml").getroot().get("failures") == "1"
+    assert json.loads((tmp_path / "b.json").read_text())
+    bad = subprocess.run([sys.executable, "-m", "harness", "check", run], cwd=tmp_path,
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.startswith("socklife: error: nothing to check")
 
 
 @pytest.mark.root
