@@ -12,7 +12,7 @@ One sample is cheap whatever the number of TIME_WAIT sockets:
   samples between send no ESTABLISHED socket across netlink: the other states are
   dumped and decoded, and the ESTABLISHED count is Tcp CurrEstab (/proc/net/snmp, read
   with the counters) less the dumped CLOSE_WAIT sockets where the kernel counts those in
-  CurrEstab (Linux >= 6.10; before, CurrEstab is ESTABLISHED alone). Which of the two
+  CurrEstab (since 2024, Linux 6.10; before, CurrEstab is ESTABLISHED alone). Which of the two
   the kernel does is learnt from a full walk with CLOSE_WAIT sockets in it (CurrEstab
   equal to exactly one of ESTABLISHED and ESTABLISHED + CLOSE_WAIT); until it is known,
   a sample with CLOSE_WAIT sockets walks them all. At 250,000 sockets this is 58 ms of
