@@ -12,11 +12,12 @@ One sample is cheap whatever the number of TIME_WAIT sockets:
   samples between send no ESTABLISHED socket across netlink: the other states are
   dumped and decoded, and the ESTABLISHED count is Tcp CurrEstab (/proc/net/snmp, read
   with the counters) less the dumped CLOSE_WAIT sockets where the kernel counts those in
-  CurrEstab (since 2024, Linux 6.10; before, CurrEstab is ESTABLISHED alone). Which of the two
-  the kernel does is learnt from a full walk with CLOSE_WAIT sockets in it (CurrEstab
-  equal to exactly one of ESTABLISHED and ESTABLISHED + CLOSE_WAIT); until it is known,
-  a sample with CLOSE_WAIT sockets walks them all. At 250,000 sockets this is 58 ms of
-  CPU a sample instead of 400 (docs/performance.md);
+  CurrEstab (since 2024, Linux 6.10; before, CurrEstab is ESTABLISHED alone). Which of
+  the two the kernel does is learnt from full walks with CLOSE_WAIT sockets in them
+  (CurrEstab equal to exactly one of ESTABLISHED and ESTABLISHED + CLOSE_WAIT, in two
+  walks in a row); until it is known, a sample with CLOSE_WAIT sockets walks them all.
+  At 250,000 sockets this is ~70 ms of CPU a sample instead of ~420
+  (docs/performance.md);
 - the TIME_WAIT count comes from /proc/net/sockstat (O(1)) without a port filter; with
   one, from the TIME_WAIT details below when they are dumped in the sample (every
   sample at intervals >= 1 s), else from a dump counted from the raw bytes
@@ -77,6 +78,7 @@ NOT_ESTABLISHED = [s for s in OPEN_NOT_LISTENING if s != "ESTABLISHED"]
 TCP_ESTABLISHED, TCP_CLOSE_WAIT = STATE_CODES["ESTABLISHED"], STATE_CODES["CLOSE_WAIT"]
 RATE_WINDOW_S = 10.0  # growth rates compare with the sample about this long ago
 DEFAULT_CPU_BUDGET = 0.05  # of one core, for everything but the exact counts
+LEARN_WALKS = 2  # full walks in a row that must agree on what CurrEstab counts
 OWNER_AFTER_S = 0.5  # a CLOSE_WAIT socket's owner is looked up once it has lasted this long
 # A quiet namespace's sockets are walked again after this long and this many samples
 # (both: a sample slower than QUIET_MAX_S would otherwise walk every namespace again,
@@ -153,6 +155,7 @@ class Sampler:
         self._walked: tuple | None = None  # (quiet key, time, sample, records, groups)
         self._estab: OpenGroups | None = None  # the last walk with ESTABLISHED grouped
         self._cw_in_curr: bool | None = None  # CurrEstab counts CLOSE_WAIT (None: unknown)
+        self._cw_word: tuple[bool | None, int] = (None, 0)  # _learn: the last word, times
         self._rest_cost: float | None = None  # CPU of a walk without ESTABLISHED, averaged
         self._samples = 0
         self.walks_saved = 0  # samples that reused a quiet namespace's walk
@@ -308,11 +311,21 @@ class Sampler:
             return groups, ok, 0.0
         established, close_wait = groups.codes[TCP_ESTABLISHED], groups.codes[TCP_CLOSE_WAIT]
         if close_wait and (curr_estab == established + close_wait) != (curr_estab == established):
-            self._cw_in_curr = curr_estab == established + close_wait
+            self._learn(curr_estab == established + close_wait)
         self._estab = groups
         cost = max(0.0, time.process_time() - cpu - (self._rest_cost or 0.0))
         self.budget.spent("established", cost, now)
         return groups, ok, cost
+
+    def _learn(self, counts_close_wait: bool) -> None:
+        """One full walk's word on whether CurrEstab counts CLOSE_WAIT; taken once two
+        walks in a row say the same. CurrEstab is read a moment before the walk, so under
+        churn one walk can match the wrong sum by chance (ESTABLISHED having grown by the
+        CLOSE_WAIT count meanwhile); twice in a row is what a kernel does, not a race."""
+        said, times = self._cw_word
+        self._cw_word = (counts_close_wait, times + 1 if said == counts_close_wait else 1)
+        if self._cw_word[1] >= LEARN_WALKS:
+            self._cw_in_curr = counts_close_wait
 
     def sample(self, missed: int = 0, final: bool = False) -> dict:
         """One records.Sample; ``missed``: ticks its loop skipped so far (loop.Schedule);
