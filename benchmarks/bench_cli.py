@@ -27,12 +27,15 @@ of every namespace of the host (one established hash), which a snapshot walks tw
 socklife runs as `PYTHON -m harness` with PYTHON this script's interpreter (run the
 benchmark with the checkout's venv: .venv/bin/python). --also PYTHON adds the same
 socklife rows for another interpreter, e.g. the venv of an older checkout, measured in
-the same rounds: the before of a before/after.
+the same rounds: the before of a before/after. --checkout DIR does the same with this
+interpreter and DIR's harness/ (PYTHONPATH=DIR, which comes before the venv's editable
+install), e.g. a `git worktree` of an older commit: the same site start-up for both.
 
 Target (issue 22.1): `socklife --help`, `snapshot --json` and `check` within 60 ms of
 `python -c pass` (median); the script says which rows meet it.
 
 Usage (root): .venv/bin/python benchmarks/bench_cli.py [--repeat 11] [--also PYTHON]
+              [--checkout DIR]
 """
 
 from __future__ import annotations
@@ -80,16 +83,17 @@ def socklife_commands(python: str, ns: str, busy: str, run_file: str, tag: str =
     ]
 
 
-def child_env(tmp: str) -> dict[str, str]:
+def child_env(tmp: str, extra: dict | None = None) -> dict[str, str]:
     """The environment of every timed command: bytecode cached (as an installed package
     has it; PYTHONDONTWRITEBYTECODE would recompile every module on every run) in a
-    folder of this run, not beside the sources."""
+    folder of this run, not beside the sources; and ``extra``."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONPYCACHEPREFIX"] = os.path.join(tmp, "pycache")
-    return env
+    return {**env, **(extra or {})}
 
 
-def run_once(argv: list[str], tmp: str) -> tuple[float, float, str | None]:
+def run_once(argv: list[str], tmp: str, extra: dict | None = None
+             ) -> tuple[float, float, str | None]:
     """(wall s, child CPU s, what went wrong or None) of one run of ``argv``.
 
     It runs in ``tmp``, which holds no ``harness`` folder: `python -m` puts the working
@@ -97,7 +101,7 @@ def run_once(argv: list[str], tmp: str) -> tuple[float, float, str | None]:
     interpreter's."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    proc = subprocess.run(argv, cwd=tmp, env=child_env(tmp), stdout=subprocess.DEVNULL,
+    proc = subprocess.run(argv, cwd=tmp, env=child_env(tmp, extra), stdout=subprocess.DEVNULL,
                           stderr=subprocess.PIPE)
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -114,6 +118,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=11, help="runs of each command (>= 7)")
     ap.add_argument("--also", metavar="PYTHON", action="append", default=[],
                     help="also time socklife under this interpreter (repeatable)")
+    ap.add_argument("--checkout", metavar="DIR", action="append", default=[],
+                    help="also time DIR's socklife under this interpreter (repeatable)")
     args = ap.parse_args()
     if args.repeat < 7:
         ap.error("--repeat must be at least 7 (the target is a median of 7)")
@@ -153,13 +159,18 @@ def run_rounds(args, ns: str, busy: str, tmp: str):
     ]
     for i, python in enumerate(args.also, 1):
         commands += socklife_commands(python, ns, busy, run_file, tag=f"[also {i}] ")
+    envs = {}
+    for i, checkout in enumerate(args.checkout, 1):
+        more = socklife_commands(sys.executable, ns, busy, run_file, tag=f"[checkout {i}] ")
+        envs.update({label: {"PYTHONPATH": os.path.abspath(checkout)} for label, _ in more})
+        commands += more
     walls = {label: [] for label, _ in commands}
     cpus = {label: [] for label, _ in commands}
     problems: dict[str, str] = {}
     for r in range(args.repeat + 1):  # round 0 warms the bytecode cache, not counted
         print(f"  round {r}/{args.repeat}", file=sys.stderr)
         for label, argv in commands:
-            wall, cpu, problem = run_once(argv, tmp)
+            wall, cpu, problem = run_once(argv, tmp, envs.get(label))
             if problem:
                 problems.setdefault(label, problem)
             if r:
@@ -179,6 +190,8 @@ def report(args, walls: dict, cpus: dict, problems: dict, walk: float) -> None:
           f" PYTHON = {sys.executable}")
     for i, python in enumerate(args.also, 1):
         print(f"[also {i}] = {python}")
+    for i, checkout in enumerate(args.checkout, 1):
+        print(f"[checkout {i}] = PYTHONPATH={os.path.abspath(checkout)}")
     print(f"one kernel walk of the empty namespace (a bare dump, in process): {walk * 1e3:.2f}"
           " ms: the established hash is shared by every namespace of the host, so this is"
           " the walk of the rest of the host's sockets")
