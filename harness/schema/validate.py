@@ -14,15 +14,24 @@ Floats must be finite (JSON has no NaN); an integer is a number; true is not an 
 ``partial`` accepts missing fields of records other than list rows (lines written
 before the contract had a version lack sections added since, never a row's field).
 Unknown fields are refused: a producer cannot add one without declaring it.
+
+The checkers are compiled from the JSON Schema shipped beside this module
+(sample.schema.json, generated from the records and held to them by a test), not from
+the TypedDicts: building those is most of what importing records.py costs, and a reader
+of recorded runs (check, report) should not pay it. A record is named by its TypedDict
+or by that name.
 """
 
+import json
 import math
+import os
 from functools import cache
 
-from harness.schema.records import Sample, SummaryLine
-from harness.schema.shape import fields
 from harness.schema.version import SCHEMA
 
+SCHEMA_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sample.schema.json")
+_KINDS = {"integer": "int", "number": "float", "string": "str", "boolean": "bool",
+          "null": "null"}
 NAMES = {"int": "an integer", "float": "a number", "str": "a string", "bool": "true or false",
          "null": "null", "list": "a list", "tuple": "a list", "dict": "an object",
          "record": "an object", "literal": "one of"}
@@ -160,11 +169,40 @@ def _compile(sh: tuple, partial: bool):
 
 
 @cache
-def _record_checker(record, partial: bool):
-    declared = fields(record)
-    required = [name for name, (_sh, _doc, is_required) in declared if is_required]
-    compiled = {name: _compile(sh, partial) for name, (sh, _doc, _req) in declared}
-    sh_self = ("record", record)
+def _definitions() -> dict:
+    """The records' schemas by name (``$defs`` of the shipped schema)."""
+    with open(SCHEMA_FILE, encoding="utf-8") as f:
+        return json.load(f)["$defs"]
+
+
+def _shape(js: dict) -> tuple:
+    """The shape (shape.shape's kinds, a record by name) of one generated property: the
+    inverse of generate._json."""
+    if "$ref" in js:
+        return ("record", js["$ref"].rsplit("/", 1)[1])
+    if "enum" in js:
+        return ("literal", tuple(js["enum"]))
+    if "anyOf" in js:
+        return ("union", tuple(_shape(x) for x in js["anyOf"]))
+    kind = js["type"]
+    if isinstance(kind, list):
+        return ("union", tuple((_KINDS[k],) for k in kind))
+    if kind == "array":
+        if "prefixItems" in js:
+            return ("tuple", tuple(_shape(x) for x in js["prefixItems"]))
+        return ("list", _shape(js["items"]))
+    if kind == "object":
+        return ("dict", _shape(js["additionalProperties"]))
+    return (_KINDS[kind],)
+
+
+@cache
+def _record_checker(name: str, partial: bool):
+    definition = _definitions()[name]
+    required = definition["required"]
+    compiled = {field: _compile(_shape(js), partial)
+                for field, js in definition["properties"].items()}
+    sh_self = ("record", name)
 
     def check(v):
         if type(v) is not dict:
@@ -186,9 +224,11 @@ def _record_checker(record, partial: bool):
 
 
 def validate(value, record, partial: bool = False) -> None:
-    """Raise ContractError unless ``value`` fits ``record`` (a TypedDict of records.py)."""
+    """Raise ContractError unless ``value`` fits ``record`` (a TypedDict of records.py,
+    or its name)."""
+    name = record if isinstance(record, str) else record.__name__
     try:
-        _record_checker(record, partial)(value)
+        _record_checker(name, partial)(value)
     except _Bad as bad:
         raise ContractError("".join(reversed(bad.path)).lstrip("."), bad.problem) from None
 
@@ -203,7 +243,7 @@ def check_line(doc, partial: bool = False) -> str:
     """
     if not isinstance(doc, dict):
         raise ContractError("", f"expected an object, got {_got(doc)}")
-    kind, record = ("summary", SummaryLine) if "summary" in doc else ("sample", Sample)
+    kind, record = ("summary", "SummaryLine") if "summary" in doc else ("sample", "Sample")
     version = doc.get("schema")
     if version is not None:  # a newer writer's line may lack what this one requires
         if type(version) is not int or version < 1:
