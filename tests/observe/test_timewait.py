@@ -117,3 +117,19 @@ def test_one_walk_replies_and_the_families_seen(fixture_path):
     tw_only.add_chunk(bufs[1], len(bufs[1]), result)  # the second batch: IPv4 minisockets
     assert tw_only.families == {2}
     assert sum(tw_only.sports.values()) == len(bufs[1]) // 96
+
+
+def test_ports_in_use_unites_the_open_pairs_once_per_pairs_object_and_stays_exact(dump):
+    """The open pairs are united with the TIME_WAIT ports once per pairs object (the
+    sampler hands the same one between its groupings): every call still counts the
+    decoded sockets' ports of that call, and a new pairs object is united anew."""
+    groups, _ = aggregate(dump["chunks"])
+    view = TimeWaitView(groups)
+    tw = {r["sport"] for r in dump["records"] if 40000 <= r["sport"] <= 40999}
+    pairs = {(p >> 8, p & 0xFF) for p in (40990, 40991, min(tw))}  # one already in TIME_WAIT
+    want = tw | {40990, 40991}
+    assert view.ports_in_use((), pairs) == len(want)
+    assert view.ports_in_use([40992, 7000], pairs) == len(want | {40992})  # 7000: a listener's
+    assert view.ports_in_use([40990], pairs) == len(want)
+    other = {(40993 >> 8, 40993 & 0xFF), (41500 >> 8, 41500 & 0xFF)}  # 41500: out of range
+    assert view.ports_in_use((), other) == len(tw | {40993})
