@@ -82,6 +82,14 @@ class OpenGroups:
         self.records: list = []
         self.by_dest: Counter = Counter()
         self.ports: set[tuple[int, int]] = set()
+        self._by_remote: Counter | None = None
+
+    def borrow_grouping(self, other: OpenGroups) -> None:
+        """Take ``other``'s ESTABLISHED grouping (by_dest, ports) as this walk's, for a
+        walk that left the ESTABLISHED sockets out (the same objects: nothing reads them
+        to change them)."""
+        self.by_dest, self.ports = other.by_dest, other.ports
+        self._by_remote = other.open_by_remote()
 
     def add_chunk(self, buf, length: int, result: wire.ChunkResult) -> None:
         """Runs of MIN_RUN or more equal-size socket messages go through the columns;
@@ -138,8 +146,12 @@ class OpenGroups:
             self.ports.add(pair)
 
     def open_by_remote(self) -> Counter:
-        """ESTABLISHED client sockets per remote ``ip:port`` (endpoints.endpoint)."""
-        out: Counter = Counter()
-        for key, n in self.by_dest.items():
-            out[endpoint(wire.format_ip(key[0], bytes(key[1:17])), key[17] << 8 | key[18])] += n
-        return out
+        """ESTABLISHED client sockets per remote ``ip:port`` (endpoints.endpoint); named
+        once per grouping (a copy each call: the caller may add to it)."""
+        if self._by_remote is None:
+            out: Counter = Counter()
+            for key, n in self.by_dest.items():
+                out[endpoint(wire.format_ip(key[0], bytes(key[1:17])),
+                             key[17] << 8 | key[18])] += n
+            self._by_remote = out
+        return Counter(self._by_remote)

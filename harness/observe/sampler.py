@@ -298,7 +298,7 @@ class Sampler:
             if close_wait == 0 or self._cw_in_curr is not None:
                 rest.codes[TCP_ESTABLISHED] = max(
                     0, curr_estab - (close_wait if self._cw_in_curr else 0))
-                rest.by_dest, rest.ports = self._estab.by_dest, self._estab.ports
+                rest.borrow_grouping(self._estab)
                 cost = time.process_time() - cpu
                 self._rest_cost = running_mean(self._rest_cost, cost)
                 return rest, ok, 0.0

@@ -107,3 +107,18 @@ def test_the_sample_matches_ss(reader):
     assert dests["[::1]:40000"]["open"] == 20
     assert dests["127.0.0.1:7101"]["open"] == 4
     assert s["ephemeral"]["in_use"] == 42 + 20 + 4  # the port-5000 client is outside
+
+
+def test_a_walk_without_established_borrows_the_last_grouping_whole(reader):
+    """The sampler's walk that leaves the ESTABLISHED sockets in the kernel takes the
+    last full walk's grouping: the same destinations and ports; what a caller adds to
+    the returned counts is not kept."""
+    listening = {r.sport for r in reader.records() if r.state == "LISTEN"}
+    full = _grouped(_chunks(reader, None), listening)
+    rest = OpenGroups(listening, RANGE)
+    rest.borrow_grouping(full)
+    assert rest.open_by_remote() == full.open_by_remote() and rest.ports is full.ports
+    mine = rest.open_by_remote()
+    mine["10.0.0.1:80"] += 5
+    assert "10.0.0.1:80" not in rest.open_by_remote()
+    assert "10.0.0.1:80" not in full.open_by_remote()
