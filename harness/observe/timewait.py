@@ -168,5 +168,9 @@ def time_wait_analysis(count: int, hist: Counter, growth_per_s: float | None) ->
         "growth_per_s": None if growth_per_s is None else round(growth_per_s, 2),
         "close_rate_per_s": round(rate, 2),
         "steady_state": round(rate * TIME_WAIT_S),
-        "drained_in_s": expires["max"] if count else 0.0,
+        # the count and the details are read a moment apart (sockstat, then a dump, or
+        # the details from an earlier sample): with none of them in the details, the
+        # longest a TIME_WAIT lasts is the bound
+        "drained_in_s": (TIME_WAIT_S if expires["max"] is None else expires["max"])
+        if count else 0.0,
     }

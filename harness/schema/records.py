@@ -158,7 +158,9 @@ class TimeWait(TypedDict):
         "the last 10 s", "1/s")]
     steady_state: Annotated[int, F("count the current close rate leads to "
                                    "(close rate x 60 s)", "sockets")]
-    drained_in_s: Annotated[float, F("time until the last of them expires", "s")]
+    drained_in_s: Annotated[float, F(
+        "time until the last of them expires (60, the longest, when the TIME_WAIT details "
+        "hold none of them: they are read a moment apart from the count)", "s")]
 
 
 class Destination(TypedDict):

@@ -98,6 +98,19 @@ def test_analysis_steady_state_from_close_rate():
     assert tw["drained_in_s"] == tw["expires_s"]["max"]
 
 
+def test_a_count_the_details_do_not_hold_drains_within_the_longest_time_wait():
+    """sockstat counted TIME_WAIT sockets that the details' dump, a moment later (or a
+    sample earlier, under the budget), did not hold: the drain time is the bound, 60 s,
+    never null (the field is a number: a null made the record unreadable)."""
+    from harness.schema.records import TimeWait
+    from harness.schema.validate import validate
+
+    tw = time_wait_analysis(3, Counter(), None)
+    assert tw["drained_in_s"] == 60.0 and tw["expires_s"]["max"] is None
+    validate(tw, TimeWait)
+    assert time_wait_analysis(0, Counter(), None)["drained_in_s"] == 0.0
+
+
 def test_one_walk_replies_and_the_families_seen(fixture_path):
     """A TCPDIAG_GETSOCK dump (message type 18, both families; recorded by
     tests/fixtures/sockdiag/record.py): every message is aggregated, through the column
