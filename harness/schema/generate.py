@@ -8,19 +8,18 @@ import json
 
 from harness.schema import records
 from harness.schema.shape import fields
+from harness.schema.validate import JSON_TYPES
 from harness.schema.version import SCHEMA
 
 SCHEMA_ID = "https://socklife.invalid/schema/sample.schema.json"  # a name, not fetched
-_JSON_TYPES = {"int": "integer", "float": "number", "str": "string", "bool": "boolean",
-               "null": "null"}
 
 
 def _json(sh: tuple) -> dict:
     kind = sh[0]
-    if kind in _JSON_TYPES:
-        return {"type": _JSON_TYPES[kind]}
+    if kind in JSON_TYPES:
+        return {"type": JSON_TYPES[kind]}
     if kind == "union":
-        simple = [_JSON_TYPES.get(s[0]) for s in sh[1]]
+        simple = [JSON_TYPES.get(s[0]) for s in sh[1]]
         if all(simple):
             return {"type": simple}
         return {"anyOf": [_json(s) for s in sh[1]]}
@@ -74,8 +73,8 @@ def json_schema() -> dict:
 
 def _type_text(sh: tuple) -> str:
     kind = sh[0]
-    if kind in _JSON_TYPES:
-        return _JSON_TYPES[kind]
+    if kind in JSON_TYPES:
+        return JSON_TYPES[kind]
     if kind == "union":
         return " or ".join(_type_text(s) for s in sh[1])
     if kind == "list":

@@ -30,8 +30,10 @@ from functools import cache
 from harness.schema.version import SCHEMA
 
 SCHEMA_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sample.schema.json")
-_KINDS = {"integer": "int", "number": "float", "string": "str", "boolean": "bool",
-          "null": "null"}
+# A scalar shape's JSON Schema type (generate.py writes them; _shape reads them back)
+JSON_TYPES = {"int": "integer", "float": "number", "str": "string", "bool": "boolean",
+              "null": "null"}
+_KINDS = {json_type: kind for kind, json_type in JSON_TYPES.items()}
 NAMES = {"int": "an integer", "float": "a number", "str": "a string", "bool": "true or false",
          "null": "null", "list": "a list", "tuple": "a list", "dict": "an object",
          "record": "an object", "literal": "one of"}
