@@ -56,7 +56,7 @@ import time
 from collections import deque
 
 from harness.kernel import inet_diag as wire
-from harness.kernel.open_groups import OpenGroups
+from harness.kernel.open_groups import TCP_CLOSE_WAIT, TCP_ESTABLISHED, OpenGroups
 from harness.kernel.reader import NamespaceReader
 from harness.kernel.sockdiag import FAMILIES, ONE_WALK, DumpResult
 from harness.kernel.sockstat import minisockets, time_wait
@@ -75,7 +75,6 @@ from harness.schema.version import SCHEMA
 
 OPEN_NOT_LISTENING = [s for s in NOT_TIME_WAIT if s != "LISTEN"]
 NOT_ESTABLISHED = [s for s in OPEN_NOT_LISTENING if s != "ESTABLISHED"]
-TCP_ESTABLISHED, TCP_CLOSE_WAIT = STATE_CODES["ESTABLISHED"], STATE_CODES["CLOSE_WAIT"]
 RATE_WINDOW_S = 10.0  # growth rates compare with the sample about this long ago
 DEFAULT_CPU_BUDGET = 0.05  # of one core, for everything but the exact counts
 LEARN_WALKS = 2  # full walks in a row that must agree on what CurrEstab counts
@@ -156,6 +155,7 @@ class Sampler:
         self._estab: OpenGroups | None = None  # the last walk with ESTABLISHED grouped
         self._cw_in_curr: bool | None = None  # CurrEstab counts CLOSE_WAIT (None: unknown)
         self._cw_word: tuple[bool | None, int] = (None, 0)  # _learn: the last word, times
+        self._close_wait = 0  # CLOSE_WAIT sockets of the last walk of the open sockets
         self._rest_cost: float | None = None  # CPU of a walk without ESTABLISHED, averaged
         self._samples = 0
         self.walks_saved = 0  # samples that reused a quiet namespace's walk
@@ -289,33 +289,42 @@ class Sampler:
         a full walk costs beyond the walk without ESTABLISHED is what the budget pays.
         """
         counted = not self.ports and not self.cgroup_ids and curr_estab is not None
-        if counted and self._estab is not None and not self.budget.due("established", now):
+        # Until the kernel's CurrEstab is known, only a namespace that had no CLOSE_WAIT
+        # in its last walk tries the walk without ESTABLISHED: one that has some would be
+        # walked a second time, whole (the first walk cannot give the count).
+        known = self._cw_in_curr is not None or self._close_wait == 0
+        if (counted and known and self._estab is not None
+                and not self.budget.due("established", now)):
             cpu = time.process_time()
-            rest = OpenGroups(listening, port_range)
-            ok = self.reader.scan(rest.add_chunk, NOT_ESTABLISHED, (), ONE_WALK,
-                                  reset=rest.clear)
-            close_wait = rest.codes[TCP_CLOSE_WAIT]
+            rest, ok = self._scan_open(listening, port_range, NOT_ESTABLISHED)
+            self._close_wait = close_wait = rest.codes[TCP_CLOSE_WAIT]
             if close_wait == 0 or self._cw_in_curr is not None:
                 rest.codes[TCP_ESTABLISHED] = max(
                     0, curr_estab - (close_wait if self._cw_in_curr else 0))
                 rest.borrow_grouping(self._estab)
-                cost = time.process_time() - cpu
-                self._rest_cost = running_mean(self._rest_cost, cost)
+                self._rest_cost = running_mean(self._rest_cost, time.process_time() - cpu)
                 return rest, ok, 0.0
             # CLOSE_WAIT sockets and a kernel not known yet: the full walk tells
         cpu = time.process_time()
-        groups = OpenGroups(listening, port_range)
-        ok = self.reader.scan(groups.add_chunk, OPEN_NOT_LISTENING, self.ports, ONE_WALK,
-                              reset=groups.clear, **self._cg)
+        groups, ok = self._scan_open(listening, port_range, OPEN_NOT_LISTENING)
         if not counted:
             return groups, ok, 0.0
-        established, close_wait = groups.codes[TCP_ESTABLISHED], groups.codes[TCP_CLOSE_WAIT]
+        established = groups.codes[TCP_ESTABLISHED]
+        self._close_wait = close_wait = groups.codes[TCP_CLOSE_WAIT]
         if close_wait and (curr_estab == established + close_wait) != (curr_estab == established):
             self._learn(curr_estab == established + close_wait)
         self._estab = groups
         cost = max(0.0, time.process_time() - cpu - (self._rest_cost or 0.0))
         self.budget.spent("established", cost, now)
         return groups, ok, cost
+
+    def _scan_open(self, listening: set[int], port_range, states) -> tuple[OpenGroups, bool]:
+        """One walk of the open sockets in ``states`` through the port and cgroup
+        filters, grouped (kernel.open_groups)."""
+        groups = OpenGroups(listening, port_range)
+        ok = self.reader.scan(groups.add_chunk, states, self.ports, ONE_WALK,
+                              reset=groups.clear, **self._cg)
+        return groups, ok
 
     def _learn(self, counts_close_wait: bool) -> None:
         """One full walk's word on whether CurrEstab counts CLOSE_WAIT; taken once two
